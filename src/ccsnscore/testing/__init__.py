@@ -1,0 +1,1 @@
+"""Helpers for tests: small generated datasets in the CCSNscore layout."""
