@@ -24,7 +24,7 @@ class SpectrumConfig:
     wave_min: float = 4200.0
     wave_max: float = 9200.0
     n_wave: int = 256
-    median_kernel: int = 5
+    median_kernel: int = 3
     min_points: int = 20
     valid_wave_min: float = 3000.0
     valid_wave_max: float = 11000.0

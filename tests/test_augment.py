@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from ccsnscore.augment import distance_modulus_shift, draw_pairs, synthesize
+from ccsnscore.lightcurves import LightCurveConfig, interpolate_lightcurve
+from tests.test_lightcurves import linear_lc
+
+
+def parents(m=10, seed=0):
+    rng = np.random.default_rng(seed)
+    spectrum = rng.uniform(0, 1, (m, 256)).astype(np.float32)
+    band = interpolate_lightcurve(linear_lc(), LightCurveConfig())["r"]
+    lc_mag = np.full((m, 2, 200, 2), np.nan, np.float32)
+    lc_mag[:, 0, :, 0], lc_mag[:, 0, :, 1] = band.mag, band.mag_err
+    z = rng.uniform(0.01, 0.1, m)
+    phase = np.array([-10, -5, -3, 2, 5, 10, 20, 40, 60, 200.0])[:m]
+    groups = np.array([f"SN{k}" for k in range(m)])
+    return spectrum, lc_mag, z, phase, groups
+
+
+def test_synthetic_spectrum_and_redshift_lie_between_parents():
+    spectrum, lc_mag, z, phase, groups = parents()
+    s = synthesize(spectrum, lc_mag, z, phase, groups, 50, np.random.default_rng(1))
+    a, b = spectrum[s.parents[:, 0]], spectrum[s.parents[:, 1]]
+    assert np.all(s.spectrum >= np.minimum(a, b) - 1e-6) and np.all(s.spectrum <= np.maximum(a, b) + 1e-6)
+    za, zb = z[s.parents[:, 0]], z[s.parents[:, 1]]
+    assert np.all((s.z >= np.minimum(za, zb)) & (s.z <= np.maximum(za, zb)))
+    assert np.all(s.parents[:, 0] != s.parents[:, 1])
+
+
+def test_thirty_percent_from_pre_maximum_and_none_from_nebular():
+    spectrum, lc_mag, z, phase, groups = parents()
+    s = synthesize(spectrum, lc_mag, z, phase, groups, 100, np.random.default_rng(2))
+    early = (phase[s.parents] < 0).all(axis=1)
+    photospheric = ((phase[s.parents] >= 0) & (phase[s.parents] <= 100)).all(axis=1)
+    assert early.sum() == 30 and photospheric.sum() == 70
+
+
+def test_light_curve_moves_to_new_distance():
+    assert distance_modulus_shift(0.05, 0.1) > 1.4  # about twice as far: ~ +1.5 mag
+    assert distance_modulus_shift(0.05, 0.05) == pytest.approx(0.0)
+    spectrum, lc_mag, z, phase, groups = parents()
+    s = synthesize(spectrum, lc_mag, z, phase, groups, 20, np.random.default_rng(3))
+    assert s.lc.shape == (20, 2, 200, 2) and s.dmdt.shape == (20, 2, 24, 24)
+    assert np.allclose(s.lc[:, 0, :, 0].max(axis=1), 1.0) and not s.lc[:, 1].any()
+    assert np.allclose(s.dmdt[:, 0].sum(axis=(1, 2)), 1.0, atol=1e-5)
+
+
+def test_pairs_come_from_different_objects():
+    groups = np.array(["a", "a", "b", "c"])
+    pairs = draw_pairs(np.arange(4), groups, 200, np.random.default_rng(0))
+    assert np.all(groups[pairs[:, 0]] != groups[pairs[:, 1]])
+
+
+def test_too_few_samples_raise():
+    spectrum, lc_mag, z, phase, groups = parents(m=1)
+    with pytest.raises(ValueError):
+        synthesize(spectrum, lc_mag, z, phase, groups, 5, np.random.default_rng(0))

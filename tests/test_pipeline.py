@@ -1,0 +1,100 @@
+"""Dataset-level behaviour: bad input in a batch, the cache, the dataset root."""
+import gzip
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from ccsnscore import cache as cache_module
+from ccsnscore.cache import load_or_prepare
+from ccsnscore.dataset import DatasetNotFoundError, dataset_fingerprint, resolve_data_root
+from ccsnscore.testing.toy_dataset import write_toy_dataset
+
+
+@pytest.fixture
+def broken_root(tmp_path):
+    """A toy dataset with one example of each kind of bad input."""
+    root = write_toy_dataset(tmp_path / "data", n_objects=9, spectra_per_object=1)
+    meta = pd.read_csv(root / "metadata.csv")
+    spec = root / "spectra" / "sedm"
+    (spec / "garbage.ascii.gz").write_bytes(b"not gzip at all")
+    with gzip.open(spec / "text.ascii.gz", "wt") as fh:
+        fh.write("# header\n" + "\n".join(f"{4000 + i} abc" for i in range(50)))
+    with gzip.open(spec / "short.ascii.gz", "wt") as fh:
+        fh.write("\n".join(f"{5000 + 10 * i} 1.0" for i in range(5)))
+    with gzip.open(spec / "nan.ascii.gz", "wt") as fh:
+        fh.write("\n".join(f"{4000 + 20 * i} nan" for i in range(200)))
+    (root / "lightcurves" / "sparse.csv").write_text("mjd,mag,emag,filter\n1,18,0.1,g\n2,18,0.1,r\n")
+    (root / "lightcurves" / "odd.csv").write_text("mjd,mag,emag,filter\n" + "".join(
+        f"{i},18,0.05,{'i' if i % 2 else 'r'}\n" for i in range(20)))
+    good = meta.iloc[0].to_dict()
+    extra = [
+        {**good, "name": "bad1", "specfilename": "spectra/sedm/garbage.ascii.gz"},
+        {**good, "name": "bad2", "specfilename": "spectra/sedm/text.ascii.gz"},
+        {**good, "name": "bad3", "specfilename": "spectra/sedm/short.ascii.gz"},
+        {**good, "name": "bad4", "specfilename": "spectra/sedm/nan.ascii.gz"},
+        {**good, "name": "bad5", "z": np.nan},
+        {**good, "name": "bad6", "specfilename": "spectra/sedm/missing.ascii.gz"},
+        {**good, "name": "lc1", "lcfilename": "lightcurves/sparse.csv"},
+        {**good, "name": "lc2", "lcfilename": "lightcurves/odd.csv"},
+    ]
+    pd.concat([meta, pd.DataFrame(extra)]).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_bad_input_is_counted_and_the_batch_goes_on(broken_root, compose_cfg, tmp_path):
+    cfg = compose_cfg(data_root=broken_root)
+    ds, _ = load_or_prepare(cfg.paths.data_root, cfg.paths.cache_dir, cfg.preprocessing)
+    assert len(ds.samples) == 9 + 2  # the good ones and the two with bad light curves
+    spectrum_skips = ds.skips[ds.skips["stage"] == "spectrum"].set_index("name")["reason"].to_dict()
+    assert spectrum_skips == {"bad1": "unreadable_file", "bad2": "non_numeric", "bad3": "too_few_points",
+                              "bad4": "all_nan_flux", "bad5": "missing_z", "bad6": "missing_file"}
+    lc_skips = ds.skips[ds.skips["stage"] == "lightcurve"]
+    assert set(lc_skips.loc[lc_skips["name"] == "lc1", "reason"]) == {"too_few_detections_g",
+                                                                       "too_few_detections_r"}
+    assert "unknown_filter" in set(lc_skips.loc[lc_skips["name"] == "lc2", "reason"])
+    kept = ds.samples.set_index("name")
+    assert not kept.loc["lc1", "has_lc_r"] and kept.loc["lc2", "has_lc_r"]
+    assert not ds.lc[ds.samples["name"].to_numpy() == "lc1"].any()
+    assert all(ds.skips["message"].str.len() > 0)
+
+
+def test_cache_is_reused_and_rebuilt_when_config_or_data_change(compose_cfg, tmp_path, monkeypatch):
+    root = write_toy_dataset(tmp_path / "data", n_objects=6, spectra_per_object=1)
+    cfg = compose_cfg(data_root=root)
+    first, manifest = load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cache should have been reused")
+
+    monkeypatch.setattr(cache_module, "prepare_dataset", fail)
+    again, manifest_again = load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+    assert manifest_again["cache_key"] == manifest["cache_key"]
+    np.testing.assert_array_equal(first.spectrum, again.spectrum)
+    np.testing.assert_array_equal(first.dmdt, again.dmdt)
+    pd.testing.assert_frame_equal(first.samples, again.samples, check_dtype=False)
+
+    changed = OmegaConf.merge(cfg.preprocessing, {"spectrum": {"median_kernel": 7}})
+    with pytest.raises(AssertionError, match="reused"):
+        load_or_prepare(root, cfg.paths.cache_dir, changed)
+    n_jobs_only = OmegaConf.merge(cfg.preprocessing, {"lightcurve": {"n_jobs": 1}})
+    load_or_prepare(root, cfg.paths.cache_dir, n_jobs_only)  # no effect on output: same cache
+
+    before = dataset_fingerprint(root)
+    lc = next((root / "lightcurves").iterdir())
+    lc.write_text(lc.read_text() + "59999,19.0,0.1,r\n")
+    assert dataset_fingerprint(root) != before
+    with pytest.raises(AssertionError, match="reused"):
+        load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+
+
+def test_missing_dataset_says_how_to_point_at_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("CCSNSCORE_DATA_ROOT", raising=False)
+    with pytest.raises(DatasetNotFoundError, match="CCSNSCORE_DATA_ROOT.*paths.data_root"):
+        resolve_data_root(tmp_path / "nowhere")
+    with pytest.raises(DatasetNotFoundError):
+        resolve_data_root(None)
+    monkeypatch.setenv("CCSNSCORE_DATA_ROOT", str(write_toy_dataset(tmp_path / "d", n_objects=2)))
+    assert resolve_data_root(None) == (tmp_path / "d").resolve()
