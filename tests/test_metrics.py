@@ -134,3 +134,26 @@ def test_tns_breakdown_counts():
     assert got.loc[(1, "unknown", "Hpoor"), "n_correct"] == 1
     assert got.loc[("all", "<=10", "Hrich"), "n"] == 3
     assert list(got.index.get_level_values(0).unique()) == [1, 2, 0, "all"]
+
+
+def test_snid_scores_from_sedm_header():
+    from ccsnscore.snid import parse_snid_header, snid_scores, snid_table
+
+    header = {"SNIDMATCHTYPE": "Ic", "SNIDMATCHSUBTYPE": "broad", "SNIDMATCHRLAP": "8.97",
+              "SNIDFRAC_IA": "0.5", "SNIDFRAC_IB": "0.1", "SNIDFRAC_IC": "0.3", "SNIDFRAC_II": "0.1",
+              "SNIDFRAC_NOTSN": "0.0", "QUALITY": "1"}
+    got = snid_scores(header)
+    assert got["Hrich"] == pytest.approx(0.2) and got["Hpoor"] == pytest.approx(0.8)
+    assert got["Hrich_frac"] == pytest.approx(0.1) and got["Hpoor_frac"] == pytest.approx(0.4)
+    assert got["Ia"] == pytest.approx(0.5) and got["nonIa"] == pytest.approx(0.5)
+    assert got["Hpoor_rlap"] == pytest.approx(8.97) and got["Ic-BL_rlap"] == pytest.approx(8.97)
+    assert got["Hrich_rlap"] == -np.inf and got["Ic_rlap"] == -np.inf
+    assert (got["match_layer1"], got["match_layer2"]) == ("Hpoor", "Ic-BL")
+    # no CC match: both layer-1 scores 0; missing keys: NaN; no SNID at all: NaN and no match
+    no_cc = snid_scores({**header, "SNIDFRAC_IB": "0", "SNIDFRAC_IC": "0", "SNIDFRAC_II": "0"})
+    assert no_cc["Hrich"] == 0.0 and no_cc["Hpoor"] == 0.0
+    assert np.isnan(snid_scores({"SNIDFRAC_II": "0.2"})["Hrich"])
+    empty = parse_snid_header({"SNIDMATCHTYPE": "NONE", "SNIDMATCHRLAP": "n/a"})
+    assert empty["match_type"] == "" and np.isnan(empty["match_rlap"]) and np.isnan(empty["frac_II"])
+    table = snid_table([header, {}], index=["a", "b"])
+    assert table.loc["a", "Hpoor"] == pytest.approx(0.8) and np.isnan(table.loc["b", "Hrich"])
