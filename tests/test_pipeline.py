@@ -98,3 +98,15 @@ def test_missing_dataset_says_how_to_point_at_one(tmp_path, monkeypatch):
         resolve_data_root(None)
     monkeypatch.setenv("CCSNSCORE_DATA_ROOT", str(write_toy_dataset(tmp_path / "d", n_objects=2)))
     assert resolve_data_root(None) == (tmp_path / "d").resolve()
+
+
+def test_prepare_command_prints_counts(toy_root, tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ccsnscore.prepare", f"paths.data_root={toy_root}",
+                          f"paths.cache_dir={tmp_path / 'c'}", f"paths.test_split_file={tmp_path / 's.csv'}",
+                          f"paths.output_dir={tmp_path / 'o'}"], capture_output=True, text=True, check=True)
+    for title in ("== types ==", "== skips ==", "== layer1 ==", "== label_status ==", "test", "train+val"):
+        assert title in out.stdout
+    assert (tmp_path / "s.csv").is_file()
