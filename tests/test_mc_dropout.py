@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from ccsnscore.classifier import BinaryClassifier
+from ccsnscore.layers import MCDropout
+from ccsnscore.mc_dropout import mc_dropout_scores, mc_dropout_scores_naive
+
+
+@pytest.fixture(scope="module")
+def model_and_batch():
+    torch.manual_seed(0)
+    model = BinaryClassifier("SD")
+    with torch.no_grad():  # a sharper head so that dropout visibly spreads the scores
+        model.head.weight.mul_(40.0)
+    batch = {"spectrum": torch.rand(6, 256, 1), "dmdt_r": torch.rand(6, 1, 24, 24),
+             "dmdt_g": torch.rand(6, 1, 24, 24)}
+    batch["spectrum"][:2, 200:] = 0  # partial coverage
+    return model, batch
+
+
+def test_vectorised_equals_naive_loop_within_sampling_error(model_and_batch):
+    model, batch = model_and_batch
+    n = 400
+    mean, std, samples = mc_dropout_scores(model, batch, n, chunk_rows=150, seed=1, return_samples=True)
+    naive_mean, naive_std = mc_dropout_scores_naive(model, batch, n, seed=2)
+    assert samples.shape == (6, n)
+    assert (std > 0.01).all(), "the fixture should give a visible spread"
+    standard_error = np.sqrt(std**2 + naive_std**2) / np.sqrt(n)
+    assert np.all(np.abs(mean - naive_mean) < 5 * standard_error)
+    assert np.allclose(std, naive_std, rtol=0.25)
+
+
+def test_seeded_runs_repeat_and_leave_global_state(model_and_batch):
+    model, batch = model_and_batch
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = mc_dropout_scores(model, batch, 50, seed=7)
+    after = torch.rand(1)
+    b = mc_dropout_scores(model, batch, 50, seed=7)
+    c = mc_dropout_scores(model, batch, 50, seed=8)
+    assert before == after
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_chunking_does_not_change_the_result_distribution(model_and_batch):
+    model, batch = model_and_batch
+    small, _ = mc_dropout_scores(model, batch, 200, chunk_rows=50, seed=3)
+    large, _ = mc_dropout_scores(model, batch, 200, chunk_rows=1200, seed=3)
+    assert np.allclose(small, large, atol=0.08)
+
+
+def test_model_state_is_restored(model_and_batch):
+    model, batch = model_and_batch
+    model.eval()
+    mc_dropout_scores(model, batch, 10)
+    assert not model.training
+    assert not any(m.mc for m in model.modules() if isinstance(m, MCDropout))
+    with torch.no_grad():
+        assert torch.equal(model(batch), model(batch))  # deterministic again
