@@ -1,0 +1,119 @@
+"""Evaluate trained classifiers on a test split: scores, decisions and a report folder.
+
+    python -m ccsnscore.evaluate models=outputs/train/layer1_S/<run> [cases=[S,SL]] [output_dir=...]
+    python -m ccsnscore.evaluate models=shipped                  # the models shipped with ccsnscore
+
+``models`` is required (a model folder ``<layer>/<case>/<class>.pt``, a training run directory, a
+list of them, or ``shipped``). The test split is the one recorded in the checkpoints (the fixed
+split the data module wrote); ``test_split`` may name another CSV of object names, or ``all`` to
+evaluate every spectrum of ``paths.data_root`` (a new dataset in the same layout).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from ccsnscore.cache import load_or_prepare
+from ccsnscore.datamodule import build_channels
+from ccsnscore.decisions import decide_hierarchy
+from ccsnscore.labels import label_status, layer_class_of
+from ccsnscore.readers import BadInputError, read_spectrum
+from ccsnscore.report import write_report
+from ccsnscore.scoring import ModelSet, load_model_set, score_table
+from ccsnscore.snid import snid_scores
+
+log = logging.getLogger(__name__)
+
+
+def recorded_test_names(model_set: ModelSet) -> set[str]:
+    """The test-split object names stored in the classifiers; they must agree."""
+    records = {tuple(m.metadata.get("test_split", {}).get("names", []) or [])
+               for m in model_set.classifiers.values()}
+    if len(records) != 1 or not next(iter(records)):
+        raise ValueError(f"the classifiers in {model_set.root} record no common test split; "
+                         "pass test_split=<csv of names> (or all)")
+    return set(records.pop())
+
+
+def test_samples(model_set: ModelSet, data_root, cache_dir, test_split: str,
+                 unclassified=("-", "", "unknown", "unk", "ambiguous", "?")) -> tuple[pd.DataFrame, dict, dict]:
+    """Samples of the test split with a usable label for some layer, their arrays and the manifest."""
+    ds, manifest = load_or_prepare(data_root, cache_dir, model_set.preprocessing)
+    samples = ds.samples
+    if test_split == "all":
+        chosen = np.ones(len(samples), bool)
+    else:
+        names = recorded_test_names(model_set) if test_split in (None, "", "checkpoint") else \
+            set(pd.read_csv(test_split, dtype={"name": str})["name"])
+        chosen = samples["name"].isin(names).to_numpy()
+    layers = {layer: next(iter(models.values())).metadata["label_map"] for layer, models in model_set.layers.items()}
+    status = label_status(samples["type"], unclassified).to_numpy()
+    table = samples.copy()
+    for layer, classes in layers.items():
+        table[f"true_{layer}"] = layer_class_of(table["type"], classes).to_numpy()
+    true_cols = [f"true_{layer}" for layer in layers]
+    in_some_layer = (table[true_cols] != "").any(axis=1).to_numpy()
+    keep = chosen & (status == "ok") & in_some_layer
+    arrays = {k: getattr(ds, k)[keep] for k in ("spectrum", "lc", "dmdt")}
+    arrays["bands"] = ds.bands
+    return table[keep].reset_index(drop=True), arrays, {**manifest, "layers": layers}
+
+
+def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
+    """SNID's scores (``<cls>_snid``) from the headers of the SEDM spectra (NaN elsewhere)."""
+    rows = []
+    for rel in table["specfilename"]:
+        try:
+            header = read_spectrum(Path(data_root) / rel)[2]
+        except BadInputError:
+            header = {}
+        scores = snid_scores(header) if any(k.startswith("SNIDFRAC") for k in header) else {}
+        rows.append({f"{k}_snid": scores.get(k, np.nan) for k in ("Hrich", "Hpoor", "Ia", "nonIa")})
+    return pd.DataFrame(rows, index=table.index)
+
+
+def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, dict]:
+    """Score the test samples with every classifier of ``model_set`` and decide through the hierarchy."""
+    table, arrays, info = test_samples(model_set, cfg.paths.data_root, cfg.paths.cache_dir, cfg.test_split,
+                                       list(cfg.labels.unclassified))
+    log.info("case %s: %d test spectra, %d classifiers", model_set.input_case, len(table),
+             len(model_set.classifiers))
+    channels = build_channels(arrays, model_set.input_case, arrays["bands"])
+    scores = score_table(model_set.classifiers, channels, cfg.n_passes, cfg.seed, index=table.index)
+    decisions = decide_hierarchy(scores, model_set.layer_classes(),
+                                 layer0=None if cfg.use_layer0 else [])
+    decisions = decisions.drop(columns=[c for c in ("name", "specfilename") if c in decisions])
+    snid = snid_columns(table, Path(info["data_root"]))
+    scored = pd.concat([table, scores, decisions, snid], axis=1)
+    scored["ambiguous"] = scored["decision"] == "ambiguous"
+    scored["case"] = model_set.input_case
+    return scored, info
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    roots = cfg.models if OmegaConf.is_list(cfg.models) else [cfg.models]
+    scored, infos = {}, {}
+    for case in cfg.cases:
+        for root in roots:
+            try:
+                model_set = load_model_set(None if root == "shipped" else root, case)
+            except FileNotFoundError:
+                continue
+            scored[case], infos[case] = evaluate_case(model_set, cfg)
+            break
+        else:
+            raise FileNotFoundError(f"no classifiers of case {case} in {list(roots)}")
+    out = write_report(scored, Path(cfg.output_dir), infos,
+                       command="python -m ccsnscore.evaluate " + " ".join(sys.argv[1:]))
+    print(f"report written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from ccsnscore.cache import load_or_prepare
+from ccsnscore.checkpoints import classifier_path, save_classifier
+from ccsnscore.classifier import BinaryClassifier
+from ccsnscore.evaluate import evaluate_case
+from ccsnscore.report import write_report
+from ccsnscore.scoring import load_model_set
+from ccsnscore.splits import load_or_create_test_split
+from tests.conftest import CONF_DIR
+
+
+@pytest.fixture
+def toy_models(toy_root, tmp_path):
+    """Untrained classifiers of all layers (case S) and layer 1 (case SL), recording a test split."""
+    torch.manual_seed(0)
+    pp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "preprocessing" / "default.yaml"))
+    labels = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
+    ds, _ = load_or_prepare(toy_root, tmp_path / "cache", pp)
+    split = tmp_path / "split.csv"
+    load_or_create_test_split(split, ds.samples, 0.4, 0)
+    for case in ("S", "SL"):
+        for layer, classes in labels["layers"].items():
+            if case == "SL" and layer != "layer1":
+                continue
+            for positive in classes:
+                model = BinaryClassifier(case, spectrum={"lstm_units": [4, 4], "dense_units": [8]},
+                                         lightcurve={"lstm_units": [4, 4, 4]})
+                save_classifier(classifier_path(tmp_path / "models", layer, case, positive), model, layer=layer,
+                                positive=positive, label_map=classes, preprocessing=pp, test_split_file=split)
+    return tmp_path / "models", split
+
+
+def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):
+    models, split = toy_models
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("evaluate", overrides=[f"models={models}", f"paths.data_root={toy_root}",
+                                             f"paths.cache_dir={tmp_path / 'cache'}", "n_passes=5",
+                                             f"output_dir={tmp_path / 'report'}"])
+    scored, infos = {}, {}
+    for case in ("S", "SL"):
+        scored[case], infos[case] = evaluate_case(load_model_set(models, case), cfg)
+    test_names = set(pd.read_csv(split)["name"])
+    assert set(scored["S"]["name"]) == test_names
+    assert {"Hrich", "Hrich_std", "II_std", "decision", "path", "ambiguous", "true_layer1"} <= set(scored["S"])
+    assert "II" not in scored["SL"]
+    report = write_report(scored, tmp_path / "report", infos, command="test")
+    text = report.read_text()
+    for heading in ("Layer 1: H-rich vs H-poor", "Layer 2a", "Ib vs Ic (Ic-BL merged", "Layer 0",
+                    "Whole hierarchy", "Input cases side by side"):
+        assert heading in text
+    figures = list((tmp_path / "report" / "figures").glob("*.png"))
+    assert any(f.name.startswith("roc_layer1_Hrich_S") for f in figures)
+    assert (tmp_path / "report" / "scores_S.csv").is_file()
+    metrics = pd.read_csv(tmp_path / "report" / "tables" / "metrics_layer1_S.csv", index_col=0)
+    assert {"TPR_lo", "TPR_hi", "FPR", "F1"} <= set(metrics.columns)
+    assert metrics["n"].sum() == 2 * (scored["S"]["true_layer1"] != "").sum()
+
+
+def test_evaluate_refuses_to_guess_the_models():
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("evaluate")
+    with pytest.raises(Exception, match="Missing mandatory value"):
+        cfg.models
