@@ -16,7 +16,8 @@ import pandas as pd
 from ccsnscore.decisions import decide
 from ccsnscore.metrics import (class_metrics, confidence_cut_summary, confusion_with_ambiguous,
                                overall_accuracy, tns_breakdown)
-from ccsnscore.plots import plot_confusion, plot_confusion_grid, plot_roc, plot_score_histograms
+from ccsnscore.metrics import binary_roc
+from ccsnscore.plots import new_figure, plot_confusion, plot_confusion_grid, plot_roc, plot_score_histograms
 
 MIN_SCORE = {"gold": 0.8, "bronze": 0.9}
 MAX_STD = 0.05
@@ -106,33 +107,36 @@ def layer_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, 
 
 
 def roc_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, case: str) -> pd.DataFrame | None:
-    """ROC curves (with SNID's on the same spectra where headers give it) and score histograms."""
+    """One ROC figure per layer (every classifier; SNID's curve dashed, on the spectra whose
+    headers give it), one figure of score histograms, and a table of AUCs."""
     classes = _classes(scored, info, layer)
     if classes is None:
         return None
     rows = scored[scored[f"true_{layer}"] != ""]
-    curves = {cls: ((rows[f"true_{layer}"] == cls).to_numpy(int), rows[cls].to_numpy()) for cls in classes}
-    aucs = []
-    from ccsnscore.metrics import binary_roc
-    for cls in classes:
-        y, s = curves[cls]
+    tags = rows["tag"].astype(str).str.lower().to_numpy() if "tag" in rows else None
+    curves, aucs, snid = {}, [], None
+    fig = new_figure(4.2 * len(classes), 3.6)
+    axes = fig.subplots(1, len(classes), squeeze=False)[0]
+    for ax, cls in zip(axes, classes):
+        y, s = (rows[f"true_{layer}"] == cls).to_numpy(int), rows[cls].to_numpy()
+        curves[cls] = (y, s)
         snid_col = f"{cls}_snid"
         with_snid = rows[snid_col].notna().to_numpy() if snid_col in rows else np.zeros(len(rows), bool)
-        auc = binary_roc(y, s)[2]
-        auc_same = binary_roc(y[with_snid], s[with_snid])[2] if with_snid.any() else np.nan
-        auc_snid = binary_roc(y[with_snid], rows.loc[with_snid, snid_col].to_numpy())[2] if with_snid.any() else np.nan
-        aucs.append({"classifier": cls, "n": len(y), "positives": int(y.sum()), "AUC": auc,
-                     "n_with_snid": int(with_snid.sum()), "AUC_on_snid_spectra": auc_same, "AUC_snid": auc_snid})
-        snid = (y[with_snid], rows.loc[with_snid, snid_col].to_numpy()) if with_snid.any() else None
-        report.figure(plot_roc({f"{cls} (all)": (y, s), f"{cls} (SNID spectra)": (y[with_snid], s[with_snid])}
-                               if snid is not None else {cls: (y, s)}, snid=snid, title=f"{layer} {cls}, case {case}"),
-                      f"roc_{layer}_{cls}_{case}", f"ROC {cls}")
-        sets = {"": (y, s)}
-        if "tag" in rows:
-            tags = rows["tag"].astype(str).str.lower().to_numpy()
-            sets = {t: (y[tags == t], s[tags == t]) for t in ("gold", "bronze") if (tags == t).any()}
-        report.figure(plot_score_histograms(sets, title=f"{cls} scores, case {case}"),
-                      f"hist_{layer}_{cls}_{case}", f"score histogram {cls}")
+        has_snid = with_snid.any()
+        if has_snid and snid is None:
+            snid = (y[with_snid], rows.loc[with_snid, snid_col].to_numpy())
+            snid_label = f"SNID {cls} ({with_snid.sum()} spectra)"
+        aucs.append({"classifier": cls, "n": len(y), "positives": int(y.sum()), "AUC": binary_roc(y, s)[2],
+                     "n_with_snid": int(with_snid.sum()),
+                     "AUC_on_snid_spectra": binary_roc(y[with_snid], s[with_snid])[2] if has_snid else np.nan,
+                     "AUC_snid": binary_roc(y[with_snid], rows.loc[with_snid, snid_col].to_numpy())[2]
+                     if has_snid else np.nan})
+        sets = ({t: (y[tags == t], s[tags == t]) for t in ("gold", "bronze") if (tags == t).any()}
+                if tags is not None else {"": (y, s)})
+        plot_score_histograms(sets, title=cls, ax=ax)
+    report.figure(plot_roc(curves, snid=snid, snid_label=snid_label if snid else "SNID",
+                           title=f"{layer}, case {case}"), f"roc_{layer}_{case}", f"ROC {layer}")
+    report.figure(fig, f"hist_{layer}_{case}", f"score histograms {layer}")
     table = pd.DataFrame(aucs).set_index("classifier")
     report.table(table, f"auc_{layer}_{case}")
     return table.assign(case=case, layer=layer)
