@@ -1,0 +1,218 @@
+"""MC dropout, encoders, the binary classifier and its self-describing files (CPU, tiny inputs)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ccsnscore.checkpoints import classifier_metadata, load_classifier, save_classifier
+from ccsnscore.classifier import BinaryClassifier
+from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
+from ccsnscore.layers import MCDropout, compact_nonzero, set_mc_dropout
+from ccsnscore.train import configure_malloc
+
+configure_malloc()  # as `make test` does through MALLOC_* variables: LSTMs are slow without it
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP threads
+    waiting for each other stall for seconds."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+CASES = ("S", "SL", "SD", "SLD")
+
+
+def random_batch(input_case: str, n: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Model inputs with padding like the real data: spectra zero outside a coverage, light curves
+    zero before/after their detections, one light curve (band g of row 1) fully missing."""
+    g = torch.Generator().manual_seed(seed)
+    spectrum = torch.randn(n, 256, 1, generator=g)
+    spectrum[0, :20] = 0
+    spectrum[1, 230:] = 0
+    batch = {"spectrum": spectrum, "label": (torch.arange(n) % 2).float()}
+    for band in ("r", "g"):
+        lc = torch.rand(n, 200, 2, generator=g) + 0.1
+        lc[:, 120:] = 0
+        lc[2, :15] = 0
+        if band == "g":
+            lc[1] = 0
+        batch[f"lc_{band}"] = lc
+        batch[f"dmdt_{band}"] = torch.rand(n, 1, 24, 24, generator=g)
+    return batch
+
+
+# -- MC dropout ---------------------------------------------------------------------------------
+def test_mc_dropout_off_in_eval_unless_flag():
+    layer = MCDropout(0.5)
+    x = torch.ones(1000)
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    assert set_mc_dropout(layer, True) == 1 and layer.mc
+    y = layer(x)
+    assert not torch.equal(y, x)
+    assert set(y.unique().tolist()) <= {0.0, 2.0}          # kept values scaled by 1 / (1 - p)
+    assert 0.4 < (y == 0).float().mean() < 0.6
+    set_mc_dropout(layer, False)
+    assert torch.equal(layer(x), x)
+    layer.train()
+    assert not torch.equal(layer(x), x)
+    assert torch.equal(MCDropout(0.0).train()(x), x)
+    with pytest.raises(ValueError):
+        MCDropout(1.0)
+
+
+def test_set_mc_dropout_reaches_every_dropout_of_a_model():
+    model = BinaryClassifier("SLD")
+    n_dropout = sum(isinstance(m, MCDropout) for m in model.modules())
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.modules())
+    assert set_mc_dropout(model, True) == n_dropout > 10
+    assert all(m.mc for m in model.modules() if isinstance(m, MCDropout))
+
+
+def test_compact_nonzero_moves_valid_steps_to_front():
+    x = torch.zeros(3, 6, 2)
+    x[0, 2:5] = torch.arange(1.0, 7.0).view(3, 2)
+    x[1, :] = 1.0
+    compact, lengths = compact_nonzero(x)
+    assert lengths.tolist() == [3, 6, 0]
+    assert compact.shape == (3, 6, 2)
+    assert torch.equal(compact[0, :3], x[0, 2:5]) and torch.all(compact[0, 3:] == 0)
+    assert torch.all(compact[2] == 0)
+
+
+# -- encoders -----------------------------------------------------------------------------------
+ENCODERS = [
+    (SpectrumEncoder, lambda b: b["spectrum"]),
+    (LightCurveEncoder, lambda b: b["lc_g"]),
+    (DmdtEncoder, lambda b: b["dmdt_r"]),
+]
+
+
+@pytest.mark.parametrize("encoder_cls, pick", ENCODERS)
+def test_forward_is_stochastic_after_deterministic(encoder_cls, pick):
+    torch.manual_seed(0)
+    encoder = encoder_cls().eval()
+    x = pick(random_batch("SLD"))
+    h = encoder.forward_deterministic(x)
+    assert isinstance(h, torch.Tensor) and h.shape[0] == x.shape[0]
+    out = encoder(x)
+    assert out.shape == (x.shape[0], 8)
+    assert torch.allclose(out, encoder.forward_stochastic(h), atol=1e-6)
+    # repeated along the batch (as the MC evaluator does): dropout off -> identical rows
+    repeated = encoder.forward_stochastic(h.repeat_interleave(3, 0))
+    assert torch.allclose(repeated, out.repeat_interleave(3, 0), atol=1e-6)
+    # MC dropout on: the same seed gives the same passes, passes differ from each other
+    set_mc_dropout(encoder, True)
+    torch.manual_seed(1)
+    a = encoder(x)
+    torch.manual_seed(1)
+    b = encoder.forward_stochastic(encoder.forward_deterministic(x))
+    assert torch.allclose(a, b, atol=1e-6)
+    passes = encoder.forward_stochastic(h.repeat_interleave(4, 0)).view(x.shape[0], 4, -1)
+    assert (passes.std(dim=1) > 0).any()
+
+
+def test_light_curve_masking_ignores_zero_padding():
+    """Leading / trailing zero days change nothing (Keras Masking); a missing band is a constant."""
+    torch.manual_seed(0)
+    encoder = LightCurveEncoder().eval()
+    data = torch.rand(1, 40, 2) + 0.1
+    plain = torch.zeros(1, 200, 2)
+    plain[0, :40] = data[0]
+    shifted = torch.zeros(1, 200, 2)
+    shifted[0, 25:65] = data[0]
+    assert torch.allclose(encoder(plain), encoder(shifted), atol=1e-6)
+    short = encoder(data)  # no padding at all
+    assert torch.allclose(encoder(plain), short, atol=1e-6)
+    empty = encoder(torch.zeros(2, 200, 2))
+    assert torch.allclose(empty, torch.relu(encoder.out.bias).expand(2, -1))
+
+
+def test_spectrum_masking_matches_unpadded_bidirectional_run():
+    torch.manual_seed(0)
+    encoder = SpectrumEncoder().eval()
+    flux = torch.randn(1, 200, 1)
+    padded = torch.zeros(1, 256, 1)
+    padded[0, 30:230] = flux[0]
+    assert torch.allclose(encoder(padded), encoder(flux), atol=1e-6)
+    unmasked = SpectrumEncoder(mask_zeros=False).eval()
+    unmasked.load_state_dict(encoder.state_dict())
+    assert not torch.allclose(unmasked(padded), encoder(padded), atol=1e-4)
+
+
+def test_encoder_sizes_are_overridable():
+    enc = SpectrumEncoder(lstm_units=[8], lstm_dropout=[0.3], dense_units=[], out_features=4).eval()
+    assert enc(torch.randn(2, 256, 1)).shape == (2, 4)
+    dm = DmdtEncoder(input_shape=(12, 16), conv_channels=[4, 4, 2], conv_dropout=0.2, out_features=3)
+    assert dm(torch.rand(2, 1, 12, 16)).shape == (2, 3)
+    lc = LightCurveEncoder(lstm_units=[6, 6], lstm_dropout=[0.1, 0.2], dense_units=[5])
+    assert lc(torch.rand(2, 200, 2)).shape == (2, 8)
+    with pytest.raises(ValueError):
+        LightCurveEncoder(lstm_units=[6, 6], lstm_dropout=[0.1])
+
+
+# -- classifier ---------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+@pytest.mark.parametrize("input_case", CASES)
+def test_classifier_channels_and_stochastic_split(input_case):
+    torch.manual_seed(0)
+    model = BinaryClassifier(input_case).eval()
+    batch = random_batch(input_case)
+    expected = {"S": ["spectrum"], "SL": ["spectrum", "lc_r", "lc_g"], "SD": ["spectrum", "dmdt_r", "dmdt_g"],
+                "SLD": ["spectrum", "lc_r", "lc_g", "dmdt_r", "dmdt_g"]}[input_case]
+    assert list(model.encoders) == model.channels == expected
+    logits = model(batch)
+    assert logits.shape == (5,)
+    encoded = model.encode_deterministic(batch)
+    assert set(encoded) == set(expected)
+    assert torch.allclose(model.forward_stochastic(encoded), logits, atol=1e-6)
+    repeated = {k: v.repeat_interleave(2, 0) for k, v in encoded.items()}
+    assert torch.allclose(model.forward_stochastic(repeated), logits.repeat_interleave(2), atol=1e-6)
+    proba = model.predict_proba(batch)
+    assert torch.allclose(proba, torch.sigmoid(logits)) and not proba.requires_grad
+    loss = model.training_step(batch, 0)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = BinaryClassifier("SLD", spectrum={"lstm_units": [12, 8], "lstm_dropout": [0.5, 0.1]})
+    with torch.no_grad():  # move the weights away from a fresh initialisation
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    split = tmp_path / "split.csv"
+    split.write_text("name,type\nZTF1,II\nZTF2,Ic\n")
+    path = save_classifier(tmp_path / "models" / "layer1" / "SLD" / "Hrich.pt", model, layer="layer1",
+                           positive="Hrich", label_map={"Hrich": ["II"], "Hpoor": ["Ic"]},
+                           preprocessing={"spectrum": {"wave_min": 4200.0, "wave_max": 9200.0, "n_wave": 256}},
+                           manifest={"dataset_fingerprint": "abc", "cache_key": "def", "data_root": "/x"},
+                           test_split_file=split, metrics={"val/auroc": torch.tensor(0.9)})
+    assert path.stat().st_size < 1_000_000
+    batch = random_batch("SLD")
+    model.eval()
+    expected = model.predict_proba(batch)
+    loaded = load_classifier(path)
+    assert not loaded.training
+    assert torch.equal(loaded.predict_proba(batch), expected)
+    assert torch.equal(loaded.predict_proba(batch), expected)  # dropout off: no randomness
+    by_name = load_classifier("layer1/SLD/Hrich", model_dir=tmp_path / "models")
+    assert torch.equal(by_name.predict_proba(batch), expected)
+    meta = classifier_metadata(path)
+    assert meta == json.loads(path.with_suffix(".json").read_text())
+    assert meta["input_case"] == "SLD" and meta["channels"] == list(model.channels)
+    assert meta["hparams"]["spectrum"]["lstm_units"] == [12, 8]
+    assert meta["layer"] == "layer1" and meta["positive"] == "Hrich"
+    assert meta["label_map"] == {"Hrich": ["II"], "Hpoor": ["Ic"]}
+    assert len(meta["wavelength_grid"]) == 256 and meta["wavelength_grid"][0] == 4200.0
+    assert meta["dataset"]["fingerprint"] == "abc" and meta["dataset"]["cache_key"] == "def"
+    assert meta["test_split"]["names"] == ["ZTF1", "ZTF2"] and len(meta["test_split"]["sha256"]) == 64
+    assert meta["metrics"]["val/auroc"] == pytest.approx(0.9)
+    assert {"ccsnscore", "torch", "lightning"} <= set(meta["versions"]) and meta["created"]
+    with pytest.raises(FileNotFoundError):
+        load_classifier("layer9/S/Nothing")

@@ -1,0 +1,144 @@
+"""Training configs and the training loop on the toy dataset (CPU, tiny limits)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from ccsnscore.checkpoints import classifier_metadata, load_classifier
+from ccsnscore.classifier import BinaryClassifier
+from ccsnscore.datamodule import CCSNDataModule
+from ccsnscore.train import configure_malloc, train
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p.stem for p in (REPO / "src" / "ccsnscore" / "conf" / "experiment").glob("*.yaml"))
+EXPECTED = {f"layer{layer}_{case}" for layer in ("1", "2a", "2b") for case in ("S", "SL", "SD", "SLD")} | {"layer0_S"}
+
+configure_malloc()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP threads
+    waiting for each other stall for seconds."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> Path:
+    """One preprocessing cache of the toy dataset for the whole module (GP fits take a while)."""
+    return tmp_path_factory.mktemp("train_cache")
+
+
+def test_every_experiment_is_there():
+    assert EXPECTED <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_instantiates(compose_cfg, experiment):
+    cfg = compose_cfg("train", [f"+experiment={experiment}"])
+    layer, case = experiment.rsplit("_", 1)
+    assert cfg.data.layer == layer and cfg.data.input_case == case
+    assert cfg.task_name == experiment
+    assert cfg.optimized_metric == "val/loss_best" and cfg.max_rounds == 3
+    assert cfg.trainer.max_epochs == 100 and cfg.trainer.accelerator == "cpu" and cfg.trainer.deterministic
+    assert cfg.callbacks.early_stopping.patience == 7 and cfg.callbacks.early_stopping.monitor == "val/loss"
+    assert cfg.data.batch_size == 64
+    if layer in ("layer2a", "layer2b"):
+        assert cfg.data.augment.n_per_type == "balance"
+    datamodule = instantiate(cfg.data)
+    assert isinstance(datamodule, CCSNDataModule)
+    model = instantiate(cfg.model)
+    assert isinstance(model, BinaryClassifier) and model.input_case == case
+    assert callable(model.optimizer_factory)
+
+
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
+def test_trainer_configs_compose(compose_cfg, trainer):
+    cfg = compose_cfg("train", ["+experiment=layer1_S", f"trainer={trainer}"])
+    expected = {"cpu": ("cpu", 1), "gpu": ("gpu", 1), "ddp": ("gpu", "auto")}[trainer]
+    assert (cfg.trainer.accelerator, cfg.trainer.devices) == expected
+    if trainer == "ddp":
+        assert cfg.trainer.strategy == "ddp" and cfg.trainer.num_nodes == 1
+    if trainer == "cpu":
+        assert instantiate(cfg.trainer, logger=False).max_epochs == 100
+
+
+def _toy_cfg(compose_cfg, toy_root, cache, *overrides):
+    return compose_cfg("train", [f"paths.cache_dir={cache}", *overrides], data_root=toy_root)
+
+
+@pytest.mark.parametrize("input_case", ["S", "SL", "SD", "SLD"])
+def test_fast_dev_run_each_input_case(compose_cfg, toy_root, shared_cache, tmp_path, input_case):
+    cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, f"+experiment=layer1_{input_case}",
+                   "classifiers=[Hrich]", "+trainer.fast_dev_run=true", f"run_dir={tmp_path / 'run'}")
+    metrics = train(cfg)
+    assert {"val/loss_best", "val/auroc", "val/acc", "Hrich/val/auroc", "Hrich/path"} <= set(metrics)
+    assert torch.isfinite(torch.tensor(metrics["val/loss"]))
+    meta = classifier_metadata(metrics["Hrich/path"])
+    assert meta["input_case"] == input_case and meta["positive"] == "Hrich"
+
+
+def test_rounds_checkpoints_and_resume(compose_cfg, toy_root, shared_cache, tmp_path):
+    """Layer 0 of the toy data (1 Ia : 8 others) trains in 3 balanced rounds; the classifier file
+    reloads with the validation result; a resumed run keeps finished work."""
+    run = tmp_path / "run"
+    overrides = ["+experiment=layer0_S", "classifiers=[Ia]", "trainer.max_epochs=2",
+                 "model.spectrum.lstm_units=[8,8]", f"run_dir={run}"]
+    cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, *overrides)
+    metrics = train(cfg)
+    assert metrics["Ia/rounds"] == 3 and metrics["Ia/epochs"] == 6
+    assert metrics["val/loss_best"] == pytest.approx(metrics["Ia/val/loss"], abs=1e-5)
+    assert json.loads((run / "metrics.json").read_text())["Ia/rounds"] == 3
+    assert len(list((run / "tensorboard" / "layer0_S" / "Ia").glob("events.out.tfevents.*"))) >= 1
+    for k in (1, 2, 3):
+        assert (run / "checkpoints" / "layer0" / "S" / "Ia" / f"round_{k}" / "last.ckpt").is_file()
+
+    path = Path(metrics["Ia/path"])
+    assert path == run / "classifiers" / "layer0" / "S" / "Ia.pt"
+    meta = classifier_metadata(path)
+    assert meta["training"]["rounds"][2]["n_train"] == 12 and meta["metrics"]["rounds"] == 3
+    assert meta["dataset"]["cache_key"] and meta["dataset"]["fingerprint"]
+    assert meta["test_split"]["names"] and meta["preprocessing"]["spectrum"]["n_wave"] == 256
+    # the kept weights give the recorded validation loss
+    model = load_classifier(path)
+    datamodule = instantiate(cfg.data, positive="Ia")
+    datamodule.setup()
+    batch = datamodule.datasets["val"].tensors
+    with torch.no_grad():
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["label"])
+    assert float(loss) == pytest.approx(metrics["Ia/val/loss"], abs=1e-5)
+
+    # resume: a finished classifier is kept as it is
+    resumed = train(_toy_cfg(compose_cfg, toy_root, shared_cache, *overrides, f"ckpt_resume={run}"))
+    assert resumed["Ia/val/loss"] == metrics["Ia/val/loss"]
+    # an interrupted classifier: finished rounds are kept, the last one goes on from last.ckpt
+    path.unlink()
+    (run / "checkpoints" / "layer0" / "S" / "Ia" / "round_3" / "summary.json").unlink()
+    resumed = train(_toy_cfg(compose_cfg, toy_root, shared_cache, *overrides, f"ckpt_resume={run}"))
+    assert path.is_file() and resumed["Ia/rounds"] == 3
+    assert resumed["Ia/val/loss_best"] == pytest.approx(metrics["Ia/val/loss_best"], abs=1e-6)
+
+
+def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
+    """``python -m ccsnscore.train -m +experiment=a,b`` runs both experiments."""
+    out = tmp_path / "outputs"
+    cmd = [sys.executable, "-m", "ccsnscore.train", "-m", "+experiment=layer1_S,layer2b_S",
+           f"paths.data_root={toy_root}", f"paths.cache_dir={shared_cache}",
+           f"paths.test_split_file={tmp_path / 'split.csv'}", f"paths.output_dir={out}",
+           "+trainer.fast_dev_run=true", "model.spectrum.lstm_units=[4,4]", "num_threads=1"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = sorted(p.relative_to(out).parts[-3:] for p in out.rglob("classifiers/*/*/*.pt"))
+    assert written == [("layer1", "S", "Hpoor.pt"), ("layer1", "S", "Hrich.pt"),
+                       ("layer2b", "S", "Ib.pt"), ("layer2b", "S", "Ic-BL.pt"), ("layer2b", "S", "Ic.pt")]
