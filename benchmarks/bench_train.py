@@ -1,0 +1,111 @@
+"""Benchmark: seconds per training epoch of the spectrum-only (S) and all-channel (SLD) classifiers.
+
+    python benchmarks/bench_train.py [--samples 8000] [--epochs 1] [--threads 2] [--json out.json]
+
+Published architecture, 8,000 random samples shaped and zero-padded like the real inputs
+(spectra zero outside a random coverage, light curves of random length with some bands missing),
+batch 64, Adam, one Lightning fit on the CPU with the training config's trainer settings
+(deterministic, no validation). The glibc malloc settings of the Makefile are applied.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+
+def random_channels(n: int, seed: int = 0) -> dict:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    spectrum = torch.randn(n, 256, 1, generator=g)
+    start = torch.randint(0, 40, (n, 1), generator=g)
+    stop = 256 - torch.randint(0, 40, (n, 1), generator=g)
+    steps = torch.arange(256)[None, :]
+    spectrum *= ((steps >= start) & (steps < stop)).unsqueeze(-1)
+    channels = {"spectrum": spectrum}
+    for band in ("r", "g"):
+        length = torch.randint(0, 200, (n, 1), generator=g)  # 0: band missing
+        lc = torch.rand(n, 200, 2, generator=g) + 0.01
+        channels[f"lc_{band}"] = lc * (torch.arange(200)[None, :] < length).unsqueeze(-1)
+        dmdt = torch.rand(n, 1, 24, 24, generator=g)
+        channels[f"dmdt_{band}"] = dmdt / dmdt.sum(dim=(2, 3), keepdim=True)
+    return channels
+
+
+def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64) -> dict:
+    import lightning as L
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader
+
+    from ccsnscore.classifier import BinaryClassifier
+    from ccsnscore.datamodule import ChannelDataset, channel_names
+
+    class EpochTimer(L.Callback):
+        def __init__(self):
+            self.times = []
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self.times.append(time.perf_counter() - self.start)
+
+    L.seed_everything(0, verbose=False)
+    channels = random_channels(n_samples)
+    dataset = ChannelDataset({k: channels[k] for k in channel_names(input_case)},
+                             np.arange(n_samples) % 2)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=lambda batch: batch)
+    model = BinaryClassifier(input_case)
+    timer = EpochTimer()
+    trainer = L.Trainer(accelerator="cpu", devices=1, deterministic=True, max_epochs=epochs, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, callbacks=[timer])
+    trainer.fit(model, train_dataloaders=loader)
+    n_params = sum(p.numel() for p in model.parameters())
+    seconds = statistics.median(timer.times)
+    return {"input_case": input_case, "samples": n_samples, "batch_size": batch_size, "parameters": n_params,
+            "epochs_timed": len(timer.times), "epoch_s": round(seconds, 2),
+            "samples_per_s": round(n_samples / seconds, 1), "epoch_s_all": [round(t, 2) for t in timer.times]}
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=8000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cases", default="S,SLD")
+    parser.add_argument("--json", help="write the results to this file")
+    args = parser.parse_args()
+
+    import warnings
+
+    import torch
+
+    from ccsnscore.train import configure_malloc
+
+    warnings.filterwarnings("ignore")
+    malloc_set = configure_malloc()
+    torch.set_num_threads(args.threads)
+    rows = [epoch_seconds(case, args.samples, args.epochs) for case in args.cases.split(",")]
+    print(f"\ntraining epoch, {args.samples} samples, batch 64, {args.threads} threads, torch {torch.__version__}")
+    print(f"{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
+    for row in rows:
+        print(f"{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}{row['samples_per_s']:>11.1f}")
+    result = {"benchmark": "train_epoch", "threads": args.threads, "torch": torch.__version__,
+              "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+              "malloc_settings": "set at run time" if malloc_set else "from environment (or not glibc)",
+              "results": rows}
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()
