@@ -9,7 +9,7 @@ import torch
 from ccsnscore.checkpoints import classifier_metadata, load_classifier, save_classifier
 from ccsnscore.classifier import BinaryClassifier
 from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
-from ccsnscore.layers import MCDropout, compact_nonzero, set_mc_dropout
+from ccsnscore.layers import MCDropout, compact_nonzero, keras_init_, set_mc_dropout
 from ccsnscore.train import configure_malloc
 
 configure_malloc()  # as `make test` does through MALLOC_* variables: LSTMs are slow without it
@@ -83,6 +83,18 @@ def test_compact_nonzero_moves_valid_steps_to_front():
     assert compact.shape == (3, 6, 2)
     assert torch.equal(compact[0, :3], x[0, 2:5]) and torch.all(compact[0, 3:] == 0)
     assert torch.all(compact[2] == 0)
+
+
+def test_keras_init_sets_forget_bias_and_orthogonal_recurrent_kernels():
+    lstm = keras_init_(torch.nn.LSTM(3, 4, batch_first=True))
+    assert torch.equal(lstm.bias_ih_l0, torch.tensor([0.0] * 4 + [1.0] * 4 + [0.0] * 8))
+    assert torch.all(lstm.bias_hh_l0 == 0)
+    w = lstm.weight_hh_l0  # (16, 4): orthonormal columns
+    assert torch.allclose(w.T @ w, torch.eye(4), atol=1e-5)
+    model = BinaryClassifier("S")
+    assert torch.all(model.head.bias == 0)
+    with pytest.raises(ValueError):
+        BinaryClassifier("S", init="glorot")
 
 
 # -- encoders -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from ccsnscore.datamodule import channel_names
 from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
+from ccsnscore.layers import keras_init_
 
 ENCODERS = {"spectrum": SpectrumEncoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
 
@@ -24,7 +25,9 @@ class BinaryClassifier(L.LightningModule):
     ``(B, 200, 2)``, ``dmdt_<band>`` ``(B, 1, 24, 24)``. Each channel has its own encoder
     (``spectrum``, ``lightcurve`` and ``dmdt`` hold the keyword arguments of
     :class:`SpectrumEncoder`, :class:`LightCurveEncoder`, :class:`DmdtEncoder`); the codes are
-    concatenated in channel order and a dense layer gives one logit.
+    concatenated in channel order and a dense layer gives one logit. ``init="keras"`` initialises
+    the weights as the Keras original (:func:`ccsnscore.layers.keras_init_`); ``"torch"`` keeps
+    PyTorch's defaults.
 
     Monte-Carlo dropout: ``forward_stochastic(encode_deterministic(batch))`` equals
     ``forward(batch)``; each value of the ``encode_deterministic`` dict is a tensor with the batch
@@ -34,7 +37,7 @@ class BinaryClassifier(L.LightningModule):
 
     def __init__(self, input_case: str = "S", bands=("r", "g"), spectrum: Mapping | None = None,
                  lightcurve: Mapping | None = None, dmdt: Mapping | None = None,
-                 optimizer: Callable[..., torch.optim.Optimizer] | None = None):
+                 init: str = "keras", optimizer: Callable[..., torch.optim.Optimizer] | None = None):
         super().__init__()
         # architecture only: the optimizer factory is not needed to rebuild the model
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
@@ -46,6 +49,10 @@ class BinaryClassifier(L.LightningModule):
                                        for name in self.channels})
         width = sum(encoder.out_features for encoder in self.encoders.values())
         self.head = nn.Linear(width, 1)
+        if init == "keras":
+            keras_init_(self)
+        elif init != "torch":
+            raise ValueError(f"init must be 'keras' or 'torch', got {init!r}")
         self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
         self.val_auroc, self.val_acc = BinaryAUROC(), BinaryAccuracy()
         self.val_loss_best = MinMetric()

@@ -76,3 +76,27 @@ def last_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     index = (lengths.clamp(min=1) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])
     out = torch.gather(x, 1, index).squeeze(1)
     return out * (lengths > 0).unsqueeze(-1).to(out.dtype)
+
+
+@torch.no_grad()
+def keras_init_(module: nn.Module) -> nn.Module:
+    """Re-initialise ``module``'s LSTM, dense and convolution weights as Keras does by default (the
+    published models were Keras ones): Glorot-uniform input and dense/convolution kernels,
+    orthogonal recurrent kernels, zero biases except a forget-gate bias of 1 (``unit_forget_bias``).
+    PyTorch's own defaults (uniform +-1/sqrt(fan)) learn markedly slower on 256-step spectra."""
+    for m in module.modules():
+        if isinstance(m, nn.LSTM):
+            for name, param in m.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(param)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(param)
+                elif name.startswith("bias"):
+                    param.zero_()
+                    if name.startswith("bias_ih"):
+                        param[m.hidden_size:2 * m.hidden_size] = 1.0  # gate order i, f, g, o
+        elif isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                m.bias.zero_()
+    return module
