@@ -129,6 +129,16 @@ def test_rounds_checkpoints_and_resume(compose_cfg, toy_root, shared_cache, tmp_
     assert resumed["Ia/val/loss_best"] == pytest.approx(metrics["Ia/val/loss_best"], abs=1e-6)
 
 
+def test_without_callbacks_and_with_csv_logger(compose_cfg, toy_root, shared_cache, tmp_path):
+    cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, "+experiment=layer1_S", "classifiers=[Hpoor]",
+                   "callbacks=none", "logger=csv", "trainer.max_epochs=1", "model.spectrum.lstm_units=[4,4]",
+                   "model.init=torch", f"run_dir={tmp_path / 'run'}")
+    metrics = train(cfg)
+    assert metrics["Hpoor/epochs"] == 1
+    assert (tmp_path / "run" / "csv" / "layer1_S" / "Hpoor" / "metrics.csv").is_file()
+    assert classifier_metadata(metrics["Hpoor/path"])["hparams"]["init"] == "torch"
+
+
 def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
     """``python -m ccsnscore.train -m +experiment=a,b`` runs both experiments."""
     out = tmp_path / "outputs"

@@ -178,6 +178,7 @@ def train_classifier(cfg: DictConfig, positive: str, run_dir: Path) -> dict[str,
                        "best_score": None if score is None else float(score),
                        "epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step)}
             if trainer.is_global_zero and ckpt_cb is not None and best_path:
+                summary_file.parent.mkdir(parents=True, exist_ok=True)
                 summary_file.write_text(json.dumps(summary, indent=1))
         step_offset += summary["global_step"]
         history.append(summary)
@@ -209,7 +210,7 @@ def train_classifier(cfg: DictConfig, positive: str, run_dir: Path) -> dict[str,
         training = {"seed": int(cfg.seed), "max_rounds": int(cfg.max_rounds), "rounds": history,
                     "best_round": best_round, "batch_size": int(cfg.data.batch_size),
                     "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
-                    "callbacks": OmegaConf.to_container(cfg.get("callbacks") or {}, resolve=True),
+                    "callbacks": OmegaConf.to_container(cfg.callbacks, resolve=True) if cfg.get("callbacks") else {},
                     "optimizer": OmegaConf.to_container(cfg.model.optimizer, resolve=True),
                     "data": {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
                              if k not in ("preprocessing", "labels")},
