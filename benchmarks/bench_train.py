@@ -1,11 +1,12 @@
 """Benchmark: seconds per training epoch of the spectrum-only (S) and all-channel (SLD) classifiers.
 
-    python benchmarks/bench_train.py [--samples 8000] [--epochs 1] [--threads 2] [--json out.json]
+    python benchmarks/bench_train.py [--samples 8000] [--epochs 1] [--threads 2] [--accelerator gpu]
+                                     [--json out.json]
 
 Published architecture, 8,000 random samples shaped and zero-padded like the real inputs
 (spectra zero outside a random coverage, light curves of random length with some bands missing),
 batch 64, Adam, one Lightning fit on the CPU with the training config's trainer settings
-(deterministic, no validation). The glibc malloc settings of the Makefile are applied.
+(deterministic on the CPU, no validation). The glibc malloc settings of the Makefile are applied.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def random_channels(n: int, seed: int = 0) -> dict:
     return channels
 
 
-def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64) -> dict:
+def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64,
+                  accelerator: str = "cpu") -> dict:
     import lightning as L
     import numpy as np
     import torch
@@ -62,13 +64,15 @@ def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int 
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=lambda batch: batch)
     model = BinaryClassifier(input_case)
     timer = EpochTimer()
-    trainer = L.Trainer(accelerator="cpu", devices=1, deterministic=True, max_epochs=epochs, logger=False,
+    trainer = L.Trainer(accelerator=accelerator, devices=1, deterministic=accelerator == "cpu",
+                        max_epochs=epochs, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, callbacks=[timer])
     trainer.fit(model, train_dataloaders=loader)
     n_params = sum(p.numel() for p in model.parameters())
     seconds = statistics.median(timer.times)
-    return {"input_case": input_case, "samples": n_samples, "batch_size": batch_size, "parameters": n_params,
+    return {"input_case": input_case, "accelerator": accelerator, "samples": n_samples, "batch_size": batch_size,
+            "parameters": n_params,
             "epochs_timed": len(timer.times), "epoch_s": round(seconds, 2),
             "samples_per_s": round(n_samples / seconds, 1), "epoch_s_all": [round(t, 2) for t in timer.times]}
 
@@ -79,6 +83,7 @@ def main() -> dict:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cases", default="S,SLD")
+    parser.add_argument("--accelerator", default="cpu", help="cpu (deterministic) or gpu")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
@@ -91,12 +96,15 @@ def main() -> dict:
     warnings.filterwarnings("ignore")
     malloc_set = configure_malloc()
     torch.set_num_threads(args.threads)
-    rows = [epoch_seconds(case, args.samples, args.epochs) for case in args.cases.split(",")]
-    print(f"\ntraining epoch, {args.samples} samples, batch 64, {args.threads} threads, torch {torch.__version__}")
+    rows = [epoch_seconds(case, args.samples, args.epochs, accelerator=args.accelerator)
+            for case in args.cases.split(",")]
+    print(f"\ntraining epoch, {args.samples} samples, batch 64, {args.accelerator}, {args.threads} threads, "
+          f"torch {torch.__version__}")
     print(f"{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
     for row in rows:
         print(f"{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}{row['samples_per_s']:>11.1f}")
-    result = {"benchmark": "train_epoch", "threads": args.threads, "torch": torch.__version__,
+    result = {"benchmark": "train_epoch", "accelerator": args.accelerator, "threads": args.threads,
+              "torch": torch.__version__,
               "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
               "malloc_settings": "set at run time" if malloc_set else "from environment (or not glibc)",
               "results": rows}
