@@ -152,3 +152,5 @@ def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
     written = sorted(p.relative_to(out).parts[-3:] for p in out.rglob("classifiers/*/*/*.pt"))
     assert written == [("layer1", "S", "Hpoor.pt"), ("layer1", "S", "Hrich.pt"),
                        ("layer2b", "S", "Ib.pt"), ("layer2b", "S", "Ic-BL.pt"), ("layer2b", "S", "Ic.pt")]
+    (launch,) = (out / "multirun" / "train").iterdir()
+    assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["0_layer1_S", "1_layer2b_S"]
