@@ -75,3 +75,10 @@ def test_balance_fills_classes_up_to_the_largest(compose_cfg, toy_root):
 def test_unknown_input_case_is_refused(compose_cfg, toy_root):
     with pytest.raises(Exception, match="unknown input case"):
         instantiate(compose_cfg(data_root=toy_root, overrides=["data.input_case=SX"]).data)
+
+
+def test_classifiers_of_a_layer_share_one_validation_split(compose_cfg, toy_root):
+    hrich = make_dm(compose_cfg, toy_root, "data.layer=layer1", "data.positive=Hrich")
+    hpoor = make_dm(compose_cfg, toy_root, "data.layer=layer1", "data.positive=Hpoor")
+    assert set(hrich.tables["val"]["name"]) == set(hpoor.tables["val"]["name"])
+    assert (hrich.tables["val"]["label"].to_numpy() == 1 - hpoor.tables["val"]["label"].to_numpy()).all()

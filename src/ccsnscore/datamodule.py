@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ccsnscore.augment import synthesize
 from ccsnscore.cache import load_or_prepare
-from ccsnscore.labels import binary_labels, label_status
+from ccsnscore.labels import binary_labels, label_status, layer_class_of
 from ccsnscore.splits import load_or_create_test_split, split_mask, split_objects
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,10 @@ class CCSNDataModule(L.LightningDataModule):
         task = samples.iloc[rows].reset_index(drop=True).assign(label=y)
         is_test = split_mask(task["name"], test_names)
         trainval = task[~is_test]
-        _, val_names = split_objects(trainval["name"], trainval["label"], self.val_fraction, self.split_seed)
+        # stratified by the layer's class, not by the binary label: every classifier of a layer
+        # then shares one validation split
+        layer_class = layer_class_of(trainval["type"], layer_classes)
+        _, val_names = split_objects(trainval["name"], layer_class, self.val_fraction, self.split_seed)
         is_val = split_mask(task["name"], val_names) & ~is_test
         is_train = ~is_test & ~is_val
         arrays = {k: getattr(ds, k)[rows] for k in ("spectrum", "lc", "lc_mag", "dmdt")}
