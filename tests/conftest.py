@@ -5,13 +5,27 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from ccsnscore.testing.toy_dataset import write_toy_dataset
+from ccsnscore.train import configure_malloc
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "src" / "ccsnscore" / "conf"
+configure_malloc()  # as `make test` does through MALLOC_* variables: LSTMs are slow without it
+
 PUBLIC_DATA = Path(os.environ.get("CCSNSCORE_DATA_ROOT", REPO.parent / "shared" / "data" / "ccsn-public"))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP threads
+    waiting for each other stall for seconds."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

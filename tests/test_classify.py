@@ -3,30 +3,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from omegaconf import OmegaConf
 
-from ccsnscore.checkpoints import classifier_path, save_classifier
-from ccsnscore.classifier import BinaryClassifier
 from ccsnscore.classify import classify_table
 from ccsnscore.cli import main
 from ccsnscore.scoring import load_model_set
-from tests.conftest import CONF_DIR
+from ccsnscore.testing.toy_models import write_untrained_models
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """Untrained classifiers of every layer, case S, saved as training saves them."""
-    torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("models")
-    pp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "preprocessing" / "default.yaml"))
-    labels = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
-    for layer, classes in labels["layers"].items():
-        for positive in classes:
-            model = BinaryClassifier("S", spectrum={"lstm_units": [4, 4], "dense_units": [8]})
-            save_classifier(classifier_path(root, layer, "S", positive), model, layer=layer,
-                            positive=positive, label_map=classes, preprocessing=pp)
-    return root
+    return write_untrained_models(tmp_path_factory.mktemp("models"))
 
 
 @pytest.mark.realdata

@@ -1,38 +1,25 @@
 import pandas as pd
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from ccsnscore.cache import load_or_prepare
-from ccsnscore.checkpoints import classifier_path, save_classifier
-from ccsnscore.classifier import BinaryClassifier
 from ccsnscore.evaluate import evaluate_case
 from ccsnscore.report import write_report
 from ccsnscore.scoring import load_model_set
 from ccsnscore.splits import load_or_create_test_split
+from ccsnscore.testing.toy_models import write_untrained_models
 from tests.conftest import CONF_DIR
 
 
 @pytest.fixture
 def toy_models(toy_root, tmp_path):
     """Untrained classifiers of all layers (case S) and layer 1 (case SL), recording a test split."""
-    torch.manual_seed(0)
     pp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "preprocessing" / "default.yaml"))
-    labels = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "labels" / "default.yaml"))
     ds, _ = load_or_prepare(toy_root, tmp_path / "cache", pp)
     split = tmp_path / "split.csv"
     load_or_create_test_split(split, ds.samples, 0.4, 0)
-    for case in ("S", "SL"):
-        for layer, classes in labels["layers"].items():
-            if case == "SL" and layer != "layer1":
-                continue
-            for positive in classes:
-                model = BinaryClassifier(case, spectrum={"lstm_units": [4, 4], "dense_units": [8]},
-                                         lightcurve={"lstm_units": [4, 4, 4]})
-                save_classifier(classifier_path(tmp_path / "models", layer, case, positive), model, layer=layer,
-                                positive=positive, label_map=classes, preprocessing=pp, test_split_file=split)
-    return tmp_path / "models", split
+    return write_untrained_models(tmp_path / "models", cases=("S", "SL"), test_split_file=split), split
 
 
 def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):

@@ -10,19 +10,7 @@ from ccsnscore.checkpoints import classifier_metadata, load_classifier, save_cla
 from ccsnscore.classifier import BinaryClassifier
 from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
 from ccsnscore.layers import MCDropout, compact_nonzero, keras_init_, set_mc_dropout
-from ccsnscore.train import configure_malloc
 
-configure_malloc()  # as `make test` does through MALLOC_* variables: LSTMs are slow without it
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP threads
-    waiting for each other stall for seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 CASES = ("S", "SL", "SD", "SLD")
 

@@ -14,23 +14,12 @@ from hydra.utils import instantiate
 from ccsnscore.checkpoints import classifier_metadata, load_classifier
 from ccsnscore.classifier import BinaryClassifier
 from ccsnscore.datamodule import CCSNDataModule
-from ccsnscore.train import configure_malloc, train
+from ccsnscore.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (REPO / "src" / "ccsnscore" / "conf" / "experiment").glob("*.yaml"))
 EXPECTED = {f"layer{layer}_{case}" for layer in ("1", "2a", "2b") for case in ("S", "SL", "SD", "SLD")} | {"layer0_S"}
 
-configure_malloc()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP threads
-    waiting for each other stall for seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
