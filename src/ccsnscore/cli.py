@@ -38,7 +38,11 @@ def _classify(args) -> int:
                 table[column] = values
     else:
         raise SystemExit("ccsnscore classify: give spectrum files or --metadata TABLE")
-    model_set = load_model_set(args.models, args.case)
+    device = args.device
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model_set = load_model_set(args.models, args.case, map_location=device)
     result = classify_table(table, model_set, root=args.root, realtime=args.realtime,
                             n_passes=args.n_passes, seed=args.seed, use_layer0=not args.no_layer0)
     text = write_table(result, args.output, args.format)
@@ -86,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
                    help="cut light curves at the spectrum epoch (default: as the models were trained)")
     c.add_argument("--no-layer0", action="store_true", help="skip the Ia gate")
+    c.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when present)")
     c.add_argument("--n-passes", type=int, default=100, help="Monte-Carlo dropout passes")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("-o", "--output", default=None, help="output file (.csv, .json, .ecsv); default stdout")
