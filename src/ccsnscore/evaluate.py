@@ -99,11 +99,15 @@ def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, d
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     roots = cfg.models if OmegaConf.is_list(cfg.models) else [cfg.models]
+    device = cfg.device
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     scored, infos = {}, {}
     for case in cfg.cases:
         for root in roots:
             try:
-                model_set = load_model_set(None if root == "shipped" else root, case)
+                model_set = load_model_set(None if root == "shipped" else root, case, map_location=device)
             except FileNotFoundError:
                 continue
             scored[case], infos[case] = evaluate_case(model_set, cfg)
