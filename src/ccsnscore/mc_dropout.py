@@ -2,7 +2,9 @@
 
 The dropout-free first part of every encoder (:meth:`BinaryClassifier.encode_deterministic`) runs
 once per sample; only the rest runs once per pass, on the encoded batch repeated ``n_passes`` times
-and cut into chunks of about ``chunk_rows`` rows (chunks of 100-250 rows are fastest on CPU).
+and cut into chunks of about ``chunk_rows`` rows: 200 on a CPU (chunks of 100-250 rows are fastest
+there), 20,000 on a GPU (measured on an H100: 11,300 spectra/s per classifier against 5,000 with
+2,000-row chunks and 4,800 for a loop of full passes).
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import numpy as np
 import torch
 
 from ccsnscore.layers import set_mc_dropout
+
+CHUNK_ROWS_CPU = 200
+CHUNK_ROWS_GPU = 20_000
 
 
 class _mc_mode:
@@ -42,7 +47,7 @@ def _seeded(seed: int | None, device: torch.device):
 
 @torch.no_grad()
 def mc_dropout_scores(model, batch: Mapping[str, torch.Tensor], n_passes: int = 100,
-                      chunk_rows: int = 200, seed: int | None = 0,
+                      chunk_rows: int | None = None, seed: int | None = 0,
                       return_samples: bool = False):
     """Scores of ``n_passes`` stochastic passes for every sample of ``batch``.
 
@@ -55,6 +60,8 @@ def mc_dropout_scores(model, batch: Mapping[str, torch.Tensor], n_passes: int = 
     inputs = {name: batch[name].to(device) for name in model.encoders}
     n = next(iter(inputs.values())).shape[0]
     probabilities = torch.empty((n, n_passes), dtype=torch.float32)
+    if chunk_rows is None:
+        chunk_rows = CHUNK_ROWS_GPU if device.type == "cuda" else CHUNK_ROWS_CPU
     samples_per_chunk = max(1, chunk_rows // n_passes)
     rng = _seeded(seed, device)
     try:

@@ -76,7 +76,7 @@ def load_model_set(root: str | os.PathLike | None = None, input_case: str = "S",
 
 
 def score_table(models: Mapping, channels: Mapping[str, torch.Tensor], n_passes: int = 100,
-                seed: int | None = 0, chunk_rows: int = 200, index=None) -> pd.DataFrame:
+                seed: int | None = 0, chunk_rows: int | None = None, index=None) -> pd.DataFrame:
     """Monte-Carlo-dropout scores of every classifier in ``models`` (``{positive: model}``).
 
     ``channels``: model inputs for ``n`` spectra (each model reads its own channels). Returns a
