@@ -95,16 +95,16 @@ def test_report_callback_prunes_on_nan_and_on_pruner():
     trial = study.ask()
     sweep._LIVE_TRIALS[trial.number] = {"trial": trial, "fits": 0}
     try:
-        callback = sweep.TrialReport(trial.number)
+        callback = sweep.TrialReport(trial.number, metric="val/loss_best")
         trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, datamodule=SimpleNamespace(positive="Hrich"),
-                                  callback_metrics={"val/loss": torch.tensor(0.4)})
+                                  callback_metrics={"val/loss": torch.tensor(0.45), "val/loss_best": torch.tensor(0.4)})
         callback.on_fit_start(trainer, None)
         callback.on_validation_end(trainer, None)          # reported, below the threshold
         assert study.trials[0].intermediate_values == {0: pytest.approx(0.4)}
-        trainer.current_epoch, trainer.callback_metrics = 1, {"val/loss": torch.tensor(0.9)}
+        trainer.current_epoch, trainer.callback_metrics = 1, {"val/loss": torch.tensor(0.9), "val/loss_best": torch.tensor(0.9)}
         with pytest.raises(optuna.TrialPruned):
             callback.on_validation_end(trainer, None)
-        second = sweep.TrialReport(trial.number)          # a later fit: not reported, but NaN prunes
+        second = sweep.TrialReport(trial.number, metric="val/loss_best")  # a later fit: not reported, but NaN prunes
         second.on_fit_start(trainer, None)
         trainer.callback_metrics = {"val/loss": torch.tensor(float("nan"))}
         with pytest.raises(optuna.TrialPruned, match="nan"):
@@ -131,7 +131,9 @@ def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tm
     for name in sweep.SUMMARY_FILES:
         assert (sweep_dir / name).is_file(), name
     first_params = [t.params for t in first.trials]
-    assert all(t.intermediate_values for t in first.trials)   # val/loss per epoch was reported
+    for t in first.trials:   # val/loss_best (the best so far) was reported after every epoch
+        reported = list(t.intermediate_values.values())
+        assert len(reported) == 2 and reported == sorted(reported, reverse=True)
     assert first.trials[0].user_attrs["overrides"][0].startswith("model.spectrum.lstm_units.0=")
 
     # resume: the stored study has 2 trials, n_trials=3 runs one more

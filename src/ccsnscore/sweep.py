@@ -17,8 +17,9 @@ Every argument of a sweep is a Hydra override of the ``train`` config; ``n_trial
   interrupted study runs only the missing ones. Several machines can share one RDB study.
 - A trial whose objective is NaN or infinite (a diverging loss) is pruned; one that raises is
   marked failed; neither stops the study (``max_consecutive_failures`` failures in a row do).
-- The validation loss of every epoch of the first classifier's first round is reported as the
-  intermediate value (step = epoch) for the pruner.
+- The objective's metric as logged after every epoch of the first classifier's first round (e.g.
+  ``val/loss_best``, the best validation loss so far) is the intermediate value (step = epoch) for
+  the pruner.
 - At the end, and with ``summary``: ``best_params.yaml`` (an experiment override file: copy it to
   ``conf/experiment/<name>.yaml`` and train with ``+experiment=<name>``), ``trials.csv``,
   ``optimization_history.png`` and ``param_importances.png``.
@@ -180,13 +181,14 @@ _LIVE_TRIALS: dict[int, dict] = {}  # trial number -> {"trial": optuna.Trial, "f
 
 
 class TrialReport(Callback):
-    """Reports ``val/loss`` of each epoch of the first fit (first classifier, first balanced round)
-    to the running Optuna trial ``trial_number`` and raises :class:`optuna.TrialPruned` when the
-    pruner says so; any fit whose ``val/loss`` is not finite prunes the trial at once. Added to a
-    trial's ``callbacks`` by the sweep; a no-op outside it (no live trial of that number)."""
+    """Reports ``metric`` (as logged per epoch, e.g. ``val/loss_best`` or ``val/auroc``) of each
+    epoch of the first fit (first classifier, first balanced round) to the running Optuna trial
+    ``trial_number`` and raises :class:`optuna.TrialPruned` when the pruner says so; any fit whose
+    ``val/loss`` is not finite prunes the trial at once. Added to a trial's ``callbacks`` by the
+    sweep; a no-op outside it (no live trial of that number)."""
 
-    def __init__(self, trial_number: int):
-        self.trial_number = int(trial_number)
+    def __init__(self, trial_number: int, metric: str = "val/loss"):
+        self.trial_number, self.metric = int(trial_number), str(metric)
         self.first_fit = False
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -197,18 +199,19 @@ class TrialReport(Callback):
 
     def on_validation_end(self, trainer, pl_module) -> None:
         live = _LIVE_TRIALS.get(self.trial_number)
-        if live is None or trainer.sanity_checking or "val/loss" not in trainer.callback_metrics:
+        if live is None or trainer.sanity_checking:
             return
-        value = float(trainer.callback_metrics["val/loss"])
+        metrics, epoch = trainer.callback_metrics, trainer.current_epoch
         positive = getattr(trainer.datamodule, "positive", "?")
-        if not math.isfinite(value):
-            live["trial"].set_user_attr("failure", f"val/loss = {value} ({positive}, epoch {trainer.current_epoch})")
-            raise optuna.TrialPruned(f"val/loss is {value} at epoch {trainer.current_epoch} of {positive}")
-        if self.first_fit:
-            live["trial"].report(value, trainer.current_epoch)
+        loss = float(metrics["val/loss"]) if "val/loss" in metrics else 0.0
+        if not math.isfinite(loss):
+            live["trial"].set_user_attr("failure", f"val/loss = {loss} ({positive}, epoch {epoch})")
+            raise optuna.TrialPruned(f"val/loss is {loss} at epoch {epoch} of {positive}")
+        if self.first_fit and self.metric in metrics:
+            value = float(metrics[self.metric])
+            live["trial"].report(value, epoch)
             if live["trial"].should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {trainer.current_epoch} of {positive}: "
-                                         f"val/loss = {value:.4f}")
+                raise optuna.TrialPruned(f"pruned at epoch {epoch} of {positive}: {self.metric} = {value:.4f}")
 
 
 # -- the study ----------------------------------------------------------------------------------
@@ -277,6 +280,9 @@ def make_objective(base_overrides: Sequence[str], params: Sequence[Param], metri
     """The objective: compose, train, return ``result[metric]``."""
     from ccsnscore import train as train_module  # looked up per call (tests replace train)
 
+    # per epoch the metric is logged without the classifier prefix (Hrich/val/auroc -> val/auroc)
+    epoch_metric = metric.split("/", 1)[1] if metric.count("/") >= 2 else metric
+
     def objective(trial: optuna.Trial) -> float:
         values = {p.name: p.suggest(trial) for p in params}
         overrides = trial_overrides(params, values)
@@ -287,7 +293,8 @@ def make_objective(base_overrides: Sequence[str], params: Sequence[Param], metri
                 cfg.callbacks = {}
             # __name__, not a fixed path: under `python -m` this module is __main__, and the
             # callback must find the live trial in this module's _LIVE_TRIALS
-            cfg.callbacks.optuna_report = {"_target_": f"{__name__}.TrialReport", "trial_number": trial.number}
+            cfg.callbacks.optuna_report = {"_target_": f"{__name__}.TrialReport", "trial_number": trial.number,
+                                           "metric": epoch_metric}
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("config", {k: _plain(OmegaConf.select(cfg, k))
