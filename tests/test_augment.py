@@ -56,3 +56,13 @@ def test_too_few_samples_raise():
     spectrum, lc_mag, z, phase, groups = parents(m=1)
     with pytest.raises(ValueError):
         synthesize(spectrum, lc_mag, z, phase, groups, 5, np.random.default_rng(0))
+
+
+def test_synthetic_spectrum_covers_only_where_both_parents_do():
+    spectrum, lc_mag, z, phase, groups = parents()
+    spectrum[0, 200:] = 0  # parent 0 ends early
+    s = synthesize(spectrum, lc_mag, z, phase, groups, 40, np.random.default_rng(4))
+    with_first = (s.parents == 0).any(axis=1)
+    assert with_first.any()
+    assert np.all(s.spectrum[with_first, 200:] == 0)
+    assert np.all(s.spectrum[~with_first, 200:] != 0)

@@ -76,7 +76,11 @@ def synthesize(spectrum: np.ndarray, lc_mag: np.ndarray, z: np.ndarray, phase: n
     pairs = np.concatenate([draw_pairs(c, groups, k, rng) for c, k in subsets if k > 0])
     weight = rng.uniform(0.0, 1.0, size=len(pairs))
     w = weight[:, None]
-    synth_spectrum = (w * spectrum[pairs[:, 0]] + (1 - w) * spectrum[pairs[:, 1]]).astype(np.float32)
+    first, second = spectrum[pairs[:, 0]], spectrum[pairs[:, 1]]
+    # average only where both parents have data: elsewhere a half-height step would mark the
+    # sample as synthetic (zero flux means no coverage)
+    both = (first != 0) & (second != 0)
+    synth_spectrum = np.where(both, w * first + (1 - w) * second, 0.0).astype(np.float32)
     synth_z = weight * z[pairs[:, 0]] + (1 - weight) * z[pairs[:, 1]]
 
     n_bands, n_days = lc_mag.shape[1], lc_mag.shape[2]
