@@ -131,6 +131,10 @@ def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tm
     for name in sweep.SUMMARY_FILES:
         assert (sweep_dir / name).is_file(), name
     first_params = [t.params for t in first.trials]
+    # trial 0 is the baseline: layer1_S's own values
+    assert first.trials[0].user_attrs["baseline"] and first_params[0] == {
+        "spectrum_bilstm_1": 24, "spectrum_bilstm_2": 24, "spectrum_dropout_1": 0.5, "spectrum_dropout_2": 0.1,
+        "spectrum_dense": 64, "spectrum_dense_dropout": 0.1, "lr": 0.001, "batch_size": 64}
     for t in first.trials:   # val/loss_best (the best so far) was reported after every epoch
         reported = list(t.intermediate_values.values())
         assert len(reported) == 2 and reported == sorted(reported, reverse=True)

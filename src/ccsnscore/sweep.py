@@ -15,6 +15,8 @@ Every argument of a sweep is a Hydra override of the ``train`` config; ``n_trial
 - The study lives in ``hparams_search.storage`` (default ``sqlite:///<sweep_dir>/optuna.db``) and
   is loaded if it exists: ``n_trials`` is the total number of finished trials of the study, so an
   interrupted study runs only the missing ones. Several machines can share one RDB study.
+- With ``enqueue_defaults`` the first trial of a new study trains the config's own values (the
+  experiment's defaults), a baseline under the same budget.
 - A trial whose objective is NaN or infinite (a diverging loss) is pruned; one that raises is
   marked failed; neither stops the study (``max_consecutive_failures`` failures in a row do).
 - The objective's metric as logged after every epoch of the first classifier's first round (e.g.
@@ -146,6 +148,11 @@ def override_value(value: Any) -> str:
 def trial_overrides(params: Sequence[Param], values: dict[str, Any]) -> list[str]:
     """Hydra overrides that set the sampled ``values`` (by parameter name) at their keys."""
     return [f"{key}={override_value(values[p.name])}" for p in params for key in p.keys]
+
+
+def baseline_values(cfg: DictConfig, params: Sequence[Param]) -> dict[str, Any]:
+    """The composed config's own values of the searched parameters (those of its first key)."""
+    return {p.name: _plain(OmegaConf.select(cfg, p.keys[0])) for p in params}
 
 
 def expand_short_keys(overrides: Sequence[str]) -> list[str]:
@@ -363,6 +370,9 @@ def run_sweep(overrides: Sequence[str]) -> optuna.Study:
         sampler_cfg["seed"] = int(sampler_cfg["seed"]) + len(study.trials)
     study.sampler = instantiate(sampler_cfg)
     study.pruner = instantiate(search.pruner) if search.get("pruner") else optuna.pruners.NopPruner()
+    if search.get("enqueue_defaults") and not study.trials:
+        study.enqueue_trial(baseline_values(cfg, params), user_attrs={"baseline": True})
+        log.info("trial 0 trains the config's own values (the baseline)")
 
     n_trials = int(search.n_trials)
     done = counted_trials(study, bool(heartbeat and storage is not None))
@@ -403,6 +413,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
         row.update({k: metrics.get(k) for k in METRIC_KEYS if k in metrics})
         row.update({k: v for k, v in metrics.items() if k not in METRIC_KEYS and "/val/" in k})
         row["last_step"] = t.last_step
+        row["baseline"] = bool(t.user_attrs.get("baseline", False))
         row["failure"] = t.user_attrs.get("failure", "")
         row["run_dir"] = t.user_attrs.get("run_dir", "")
         rows.append(row)
