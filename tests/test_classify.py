@@ -64,3 +64,16 @@ def test_same_seed_gives_same_scores(model_dir, toy_root):
 def test_missing_models_say_where_they_looked(tmp_path):
     with pytest.raises(FileNotFoundError, match="no classifiers for input case 'SL'"):
         load_model_set(tmp_path, "SL")
+
+
+def test_model_sets_merge_folders_and_refuse_duplicates(model_dir, tmp_path):
+    import shutil
+
+    layer1, rest = tmp_path / "run1", tmp_path / "run2"
+    shutil.copytree(model_dir / "layer1", layer1 / "classifiers" / "layer1")  # a training run dir
+    for layer in ("layer0", "layer2a", "layer2b"):
+        shutil.copytree(model_dir / layer, rest / layer)
+    merged = load_model_set([layer1, rest], "S")
+    assert merged.layer_classes() == load_model_set(model_dir, "S").layer_classes()
+    with pytest.raises(ValueError, match="found twice"):
+        load_model_set([model_dir, rest], "S")

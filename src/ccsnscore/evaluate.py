@@ -103,17 +103,11 @@ def main(cfg: DictConfig) -> None:
     if device == "auto":
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    roots = [None if str(r) == "shipped" else str(r) for r in roots]
     scored, infos = {}, {}
     for case in cfg.cases:
-        for root in roots:
-            try:
-                model_set = load_model_set(None if root == "shipped" else root, case, map_location=device)
-            except FileNotFoundError:
-                continue
-            scored[case], infos[case] = evaluate_case(model_set, cfg)
-            break
-        else:
-            raise FileNotFoundError(f"no classifiers of case {case} in {list(roots)}")
+        model_set = load_model_set(roots, case, map_location=device)
+        scored[case], infos[case] = evaluate_case(model_set, cfg)
     out = write_report(scored, Path(cfg.output_dir), infos,
                        command="python -m ccsnscore.evaluate " + " ".join(sys.argv[1:]))
     print(f"report written to {out}")

@@ -53,24 +53,30 @@ class ModelSet:
         return {layer: list(models) for layer, models in self.layers.items()}
 
 
-def load_model_set(root: str | os.PathLike | None = None, input_case: str = "S",
-                   layers=None, map_location: str | torch.device = "cpu") -> ModelSet:
+def load_model_set(root=None, input_case: str = "S", layers=None,
+                   map_location: str | torch.device = "cpu") -> ModelSet:
     """Load ``<root>/<layer>/<input_case>/*.pt`` for every layer found (or only ``layers``).
 
-    ``root`` None means the classifiers shipped with the package.
+    ``root``: a model folder or a training run directory, a list of them (their layers are merged;
+    a classifier found twice is an error), or None for the classifiers shipped with the package.
     """
-    root = Path(root) if root is not None else shipped_models_dir()
-    if (root / "classifiers").is_dir():  # a training run directory
-        root = root / "classifiers"
-    found = ModelSet(input_case, root=root)
-    for layer_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        if layers is not None and layer_dir.name not in layers:
-            continue
-        files = sorted((layer_dir / input_case).glob(f"*{SUFFIX}"))
-        if files:
-            found.layers[layer_dir.name] = {f.stem: load_classifier(f, map_location=map_location) for f in files}
+    roots = [root] if root is None or isinstance(root, (str, os.PathLike)) else list(root)
+    found = ModelSet(input_case)
+    for one in roots:
+        one = Path(one) if one is not None else shipped_models_dir()
+        if (one / "classifiers").is_dir():  # a training run directory
+            one = one / "classifiers"
+        found.root = one if found.root is None else found.root
+        for layer_dir in sorted(p for p in one.iterdir() if p.is_dir()) if one.is_dir() else []:
+            if layers is not None and layer_dir.name not in layers:
+                continue
+            for f in sorted((layer_dir / input_case).glob(f"*{SUFFIX}")):
+                models = found.layers.setdefault(layer_dir.name, {})
+                if f.stem in models:
+                    raise ValueError(f"classifier {layer_dir.name}/{input_case}/{f.stem} found twice (in {roots})")
+                models[f.stem] = load_classifier(f, map_location=map_location)
     if not found.layers:
-        raise FileNotFoundError(f"no classifiers for input case {input_case!r} under {root} "
+        raise FileNotFoundError(f"no classifiers for input case {input_case!r} under {roots} "
                                 f"(expected <layer>/{input_case}/<class>{SUFFIX})")
     return found
 
