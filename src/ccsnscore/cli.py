@@ -64,7 +64,8 @@ def _models(args) -> int:
     for path in sorted(pd.io.common.Path(root).glob("*/*/*.pt")):
         meta = classifier_metadata(path)
         rows.append({"name": f"{meta['layer']}/{meta['input_case']}/{meta['positive']}",
-                     **{k: meta["metrics"].get(k) for k in ("val/auroc", "val/acc", "test/auroc")}})
+                     **{k: meta["metrics"].get(k) for k in ("val/auroc", "val/acc")},
+                     "card": str(path.with_suffix(".md")) if path.with_suffix(".md").is_file() else ""})
     print(pd.DataFrame(rows).to_string(index=False) if rows else f"no classifiers under {root}")
     return 0
 

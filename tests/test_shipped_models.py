@@ -1,0 +1,42 @@
+"""The classifiers shipped inside the package."""
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ccsnscore.checkpoints import classifier_metadata, load_classifier
+from ccsnscore.classify import classify_table
+from ccsnscore.scoring import load_model_set, shipped_models_dir
+from tests.conftest import REPO
+
+NAMES = [f"layer1/{case}/{cls}" for case in ("S", "SL", "SD", "SLD") for cls in ("Hrich", "Hpoor")] + \
+    ["layer0/S/Ia", "layer0/S/nonIa", "layer2a/S/II", "layer2a/S/IIb-H", "layer2a/S/IIn",
+     "layer2b/S/Ib", "layer2b/S/Ic", "layer2b/S/Ic-BL"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_loads_by_name_with_its_card(name):
+    model = load_classifier(name)
+    layer, case, positive = name.split("/")
+    assert model.metadata["layer"] == layer and model.metadata["input_case"] == case
+    assert model.metadata["positive"] == positive
+    assert (shipped_models_dir() / f"{name}.md").is_file()
+    # trained without the fixed test split of the public dataset
+    split = REPO / "experiments" / "splits" / "ccsn-public-test.csv"
+    assert model.metadata["test_split"]["sha256"] == hashlib.sha256(split.read_bytes()).hexdigest()
+    assert model.metadata["metrics"]["val/auroc"] > 0
+
+
+@pytest.mark.realdata
+def test_shipped_hierarchy_classifies_real_sedm_spectra(public_data_root):
+    meta = pd.read_csv(public_data_root / "metadata.csv")
+    split = set(pd.read_csv(REPO / "experiments" / "splits" / "ccsn-public-test.csv")["name"])
+    picks = meta[meta["name"].isin(split) & meta["type"].isin(["II", "Ic", "Ia"]) & (meta["z"] < 1)]
+    picks = picks.groupby("type").head(2)
+    out = classify_table(picks, load_model_set(), root=public_data_root, n_passes=30)
+    assert (out["error"] == "").all()
+    scores = out[["Ia", "Hrich", "Hpoor", "II", "Ic"]].to_numpy(float)
+    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    assert out["path"].str.startswith("layer0:").all()
+    assert set(classifier_metadata("layer1/S/Hrich")["channels"]) == {"spectrum"}
