@@ -86,9 +86,9 @@ def order_columns(table: pd.DataFrame, classes) -> pd.DataFrame:
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike | None, fmt: str | None = None) -> str | None:
-    """Write ``table`` as CSV, JSON (records) or ECSV (by ``fmt`` or the file suffix); to stdout as
+    """Write ``table`` as CSV, JSON (records) or ECSV (by ``fmt`` or the file suffix, else CSV); to stdout as
     CSV when ``path`` is None or '-'. Returns the text when written to stdout."""
-    fmt = (fmt or (Path(path).suffix.lstrip(".") if path not in (None, "-") else "csv")).lower()
+    fmt = (fmt or (Path(path).suffix.lstrip(".") if path not in (None, "-") else "") or "csv").lower()
     if fmt == "csv":
         text = table.to_csv(index=False)
     elif fmt == "json":
