@@ -206,3 +206,19 @@ def test_unknown_parameter_key_is_refused_before_any_trial(tmp_path):
     with pytest.raises(KeyError, match="model.spectrum.nope"):
         sweep.run_sweep([*_overrides(tmp_path), "+hparams_search.params.bad={key: model.spectrum.nope, "
                                                 "type: int, low: 1, high: 2, channel: S}"])
+
+
+def test_seeds_average_the_objective(tmp_path, monkeypatch):
+    runs = []
+
+    def fake_train(cfg):
+        runs.append((int(cfg.seed), Path(cfg.run_dir).name))
+        return {"val/loss_best": 0.1 * (1 + int(cfg.seed)), "val/auroc": 0.5}
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    study = sweep.run_sweep([*_overrides(tmp_path), "n_trials=1", "hparams_search.seeds=[1,2]"])
+    assert runs == [(1, "seed_1"), (2, "seed_2")]
+    assert study.trials[0].value == pytest.approx(0.25)
+    assert study.trials[0].user_attrs["seed_values"] == {"1": pytest.approx(0.2), "2": pytest.approx(0.3)}
+    table = sweep.pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    assert table.loc[0, "value_seed2"] == pytest.approx(0.3)

@@ -15,6 +15,9 @@ Every argument of a sweep is a Hydra override of the ``train`` config; ``n_trial
 - The study lives in ``hparams_search.storage`` (default ``sqlite:///<sweep_dir>/optuna.db``) and
   is loaded if it exists: ``n_trials`` is the total number of finished trials of the study, so an
   interrupted study runs only the missing ones. Several machines can share one RDB study.
+- With ``seeds`` (e.g. ``[12345, 1, 2]``) each trial trains once per seed (``<run_dir>/seed_<s>``)
+  and the objective is the mean: single runs of these classifiers differ a lot from seed to seed,
+  and a one-seed study tends to pick a lucky seed rather than better hyperparameters.
 - With ``enqueue_defaults`` the first trial of a new study trains the config's own values (the
   experiment's defaults), a baseline under the same budget.
 - A trial whose objective is NaN or infinite (a diverging loss) is pruned; one that raises is
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import optuna
 import pandas as pd
 from hydra import compose, initialize_config_dir
@@ -282,9 +286,18 @@ class _FailureGuard:
             study.stop()
 
 
+def _mean_metrics(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The numeric metrics averaged over several training runs (NaN if any run's is not finite)."""
+    if len(results) == 1:
+        return dict(results[0])
+    keys = [k for k, v in results[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return {k: float(np.mean([float(r.get(k, math.nan)) for r in results])) for k in keys}
+
+
 def make_objective(base_overrides: Sequence[str], params: Sequence[Param], metric: str,
-                   sweep_dir: Path) -> Callable[[optuna.Trial], float]:
-    """The objective: compose, train, return ``result[metric]``."""
+                   sweep_dir: Path, seeds: Sequence[int] = ()) -> Callable[[optuna.Trial], float]:
+    """The objective: compose, train (once per seed of ``seeds``, or once with the config's seed),
+    return ``result[metric]`` (the mean over the seeds)."""
     from ccsnscore import train as train_module  # looked up per call (tests replace train)
 
     # per epoch the metric is logged without the classifier prefix (Hrich/val/auroc -> val/auroc)
@@ -294,22 +307,28 @@ def make_objective(base_overrides: Sequence[str], params: Sequence[Param], metri
         values = {p.name: p.suggest(trial) for p in params}
         overrides = trial_overrides(params, values)
         run_dir = sweep_dir / f"trial_{trial.number:03d}"
-        cfg = compose_train([*base_overrides, *overrides, f"run_dir={run_dir}"])
-        with open_dict(cfg):
-            if cfg.get("callbacks") is None:
-                cfg.callbacks = {}
-            # __name__, not a fixed path: under `python -m` this module is __main__, and the
-            # callback must find the live trial in this module's _LIVE_TRIALS
-            cfg.callbacks.optuna_report = {"_target_": f"{__name__}.TrialReport", "trial_number": trial.number,
-                                           "metric": epoch_metric}
+        runs = [([], run_dir)] if not seeds else [([f"seed={s}"], run_dir / f"seed_{s}") for s in seeds]
+        configs = []
+        for seed_override, seed_dir in runs:
+            cfg = compose_train([*base_overrides, *overrides, *seed_override, f"run_dir={seed_dir}"])
+            with open_dict(cfg):
+                if cfg.get("callbacks") is None:
+                    cfg.callbacks = {}
+                # __name__, not a fixed path: under `python -m` this module is __main__, and the
+                # callback must find the live trial in this module's _LIVE_TRIALS
+                cfg.callbacks.optuna_report = {"_target_": f"{__name__}.TrialReport",
+                                               "trial_number": trial.number, "metric": epoch_metric}
+            configs.append(cfg)
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("run_dir", str(run_dir))
-        trial.set_user_attr("config", {k: _plain(OmegaConf.select(cfg, k))
+        trial.set_user_attr("config", {k: _plain(OmegaConf.select(configs[0], k))
                                        for k in dict.fromkeys(container_key(key) for p in params for key in p.keys)})
-        log.info("trial %d: %s", trial.number, " ".join(overrides))
+        log.info("trial %d: %s%s", trial.number, " ".join(overrides), f" (seeds {list(seeds)})" if seeds else "")
         _LIVE_TRIALS[trial.number] = {"trial": trial, "fits": 0}
+        results = []
         try:
-            result = train_module.train(cfg)
+            for cfg in configs:
+                results.append(train_module.train(cfg))
         except optuna.TrialPruned:
             raise
         except Exception as err:  # noqa: BLE001 - a bad trial must not end the study
@@ -318,10 +337,13 @@ def make_objective(base_overrides: Sequence[str], params: Sequence[Param], metri
             raise
         finally:
             _LIVE_TRIALS.pop(trial.number, None)
+        result = _mean_metrics(results)
         trial.set_user_attr("metrics", _finite_metrics(result))
         if metric not in result:
             trial.set_user_attr("failure", f"no {metric} in the result")
             raise KeyError(f"train() gave no {metric!r}; it gave {sorted(result)}")
+        if seeds:
+            trial.set_user_attr("seed_values", {str(s): _finite_metrics(r).get(metric) for s, r in zip(seeds, results)})
         value = float(result[metric])
         if not math.isfinite(value):
             trial.set_user_attr("failure", f"{metric} = {value}")
@@ -378,7 +400,8 @@ def run_sweep(overrides: Sequence[str]) -> optuna.Study:
     done = counted_trials(study, bool(heartbeat and storage is not None))
     log.info("study %s (%s): %d of %d trials done; %s %s; parameters %s", study.study_name,
              storage_url or "in memory", done, n_trials, direction, metric, [p.name for p in params])
-    objective = make_objective(base_overrides, params, metric, sweep_dir)
+    seeds = [int(s) for s in (search.get("seeds") or [])]
+    objective = make_objective(base_overrides, params, metric, sweep_dir, seeds)
     guard = _FailureGuard(int(search.get("max_consecutive_failures") or 0))
     while counted_trials(study, bool(heartbeat and storage is not None)) < n_trials:
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[guard], gc_after_trial=True)
@@ -414,6 +437,8 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
         row.update({k: v for k, v in metrics.items() if k not in METRIC_KEYS and "/val/" in k})
         row["last_step"] = t.last_step
         row["baseline"] = bool(t.user_attrs.get("baseline", False))
+        for seed, value in (t.user_attrs.get("seed_values") or {}).items():
+            row[f"value_seed{seed}"] = value
         row["failure"] = t.user_attrs.get("failure", "")
         row["run_dir"] = t.user_attrs.get("run_dir", "")
         rows.append(row)
