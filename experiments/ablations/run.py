@@ -1,0 +1,75 @@
+"""Train the ablation variants of one experiment over several seeds (resumable).
+
+    python experiments/ablations/run.py --variants paper,w128 --seeds 1,2,3 [--experiment layer1_S]
+        [--out outputs/ablations] [--dry-run]
+
+Each variant is a list of Hydra overrides in ``variants.yaml`` (beside this script). Every
+(variant, seed) trains into ``<out>/<experiment>/<variant>/seed<k>`` with ``python -m
+ccsnscore.train``; a run whose classifiers all exist is skipped, an interrupted one is resumed
+(``ckpt_resume``). The log of each run is ``train.log`` in its folder. Score finished runs with
+``score.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+CLASSES = {"layer0": ["Ia", "nonIa"], "layer1": ["Hrich", "Hpoor"], "layer2a": ["II", "IIb-H", "IIn"],
+           "layer2b": ["Ib", "Ic", "Ic-BL"]}
+
+
+def load_variants(path: Path = HERE / "variants.yaml") -> dict[str, list[str]]:
+    return {name: list(spec.get("overrides", [])) for name, spec in yaml.safe_load(path.read_text()).items()}
+
+
+def expected_classifiers(run_dir: Path, experiment: str, overrides: list[str]) -> list[Path]:
+    layer, case = experiment.split("_")
+    case = next((o.split("=", 1)[1] for o in overrides if o.startswith("data.input_case=")), case)
+    return [run_dir / "classifiers" / layer / case / f"{c}.pt" for c in CLASSES[layer]]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", required=True, help="comma-separated names from variants.yaml")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--experiment", default="layer1_S")
+    parser.add_argument("--out", default="outputs/ablations")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    variants = load_variants()
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {sorted(variants)}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
+           "MALLOC_TRIM_THRESHOLD_": "4294967296", "MALLOC_TOP_PAD_": "268435456"}
+    for name in names:
+        for seed in args.seeds.split(","):
+            run_dir = Path(args.out) / args.experiment / name / f"seed{seed}"
+            overrides = variants[name]
+            if all(p.is_file() for p in expected_classifiers(run_dir, args.experiment, overrides)):
+                print(f"done before: {run_dir}", flush=True)
+                continue
+            command = [sys.executable, "-m", "ccsnscore.train", f"+experiment={args.experiment}",
+                       *overrides, f"seed={seed}", f"run_dir={run_dir}", "num_threads=1", "logger=csv",
+                       f"hydra.run.dir={run_dir}/hydra"]
+            if run_dir.is_dir():
+                command.append(f"ckpt_resume={run_dir}")
+            print(" ".join(command), flush=True)
+            if args.dry_run:
+                continue
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with open(run_dir / "train.log", "a") as log:
+                rc = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            print(f"exit {rc}: {run_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
