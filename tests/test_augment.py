@@ -22,7 +22,12 @@ def test_synthetic_spectrum_and_redshift_lie_between_parents():
     spectrum, lc_mag, z, phase, groups = parents()
     s = synthesize(spectrum, lc_mag, z, phase, groups, 50, np.random.default_rng(1))
     a, b = spectrum[s.parents[:, 0]], spectrum[s.parents[:, 1]]
-    assert np.all(s.spectrum >= np.minimum(a, b) - 1e-6) and np.all(s.spectrum <= np.maximum(a, b) + 1e-6)
+    w = s.weight[:, None]
+    average = w * a + (1 - w) * b
+    assert np.all(average >= np.minimum(a, b) - 1e-6) and np.all(average <= np.maximum(a, b) + 1e-6)
+    # renormalised like every real spectrum: unit maximum absolute flux
+    assert np.allclose(s.spectrum, average / np.abs(average).max(axis=1, keepdims=True), atol=1e-6)
+    assert np.allclose(np.abs(s.spectrum).max(axis=1), 1.0)
     za, zb = z[s.parents[:, 0]], z[s.parents[:, 1]]
     assert np.all((s.z >= np.minimum(za, zb)) & (s.z <= np.maximum(za, zb)))
     assert np.all(s.parents[:, 0] != s.parents[:, 1])
@@ -66,3 +71,19 @@ def test_synthetic_spectrum_covers_only_where_both_parents_do():
     assert with_first.any()
     assert np.all(s.spectrum[with_first, 200:] == 0)
     assert np.all(s.spectrum[~with_first, 200:] != 0)
+
+
+def test_union_coverage_keeps_every_pixel_either_parent_covers():
+    spectrum, lc_mag, z, phase, groups = parents()
+    spectrum[0, 200:] = 0  # parent 0 ends early
+    spectrum[1, :30] = 0   # parent 1 starts late
+    s = synthesize(spectrum, lc_mag, z, phase, groups, 60, np.random.default_rng(4), coverage="union")
+    covered = (spectrum[s.parents[:, 0]] != 0) | (spectrum[s.parents[:, 1]] != 0)
+    assert np.array_equal(s.spectrum != 0, covered)
+    pair = np.flatnonzero((s.parents == [0, 2]).all(axis=1) | (s.parents == [2, 0]).all(axis=1))
+    if pair.size:  # beyond parent 0's coverage the flux follows parent 2's shape
+        k = pair[0]
+        ratio = s.spectrum[k, 200:] / spectrum[2, 200:]
+        assert np.allclose(ratio, ratio[0], rtol=1e-4)
+    with pytest.raises(ValueError, match="coverage"):
+        synthesize(spectrum, lc_mag, z, phase, groups, 5, np.random.default_rng(0), coverage="both")

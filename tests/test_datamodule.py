@@ -82,3 +82,18 @@ def test_classifiers_of_a_layer_share_one_validation_split(compose_cfg, toy_root
     hpoor = make_dm(compose_cfg, toy_root, "data.layer=layer1", "data.positive=Hpoor")
     assert set(hrich.tables["val"]["name"]) == set(hpoor.tables["val"]["name"])
     assert (hrich.tables["val"]["label"].to_numpy() == 1 - hpoor.tables["val"]["label"].to_numpy()).all()
+
+
+def test_validation_from_chosen_sources_only(compose_cfg, toy_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "mixed"
+    shutil.copytree(toy_root, root)
+    meta = pd.read_csv(root / "metadata.csv")
+    meta["source"] = np.where(np.arange(len(meta)) % 3 == 0, "osc", "sedm")
+    meta.to_csv(root / "metadata.csv", index=False)
+    dm = make_dm(compose_cfg, root, "data.layer=layer1", "data.positive=Hrich", "data.val_sources=[sedm]",
+                 "data.augment.enabled=false")
+    assert len(dm.tables["val"]) and set(dm.tables["val"]["source"]) == {"sedm"}
+    names = {split: set(t["name"]) for split, t in dm.tables.items()}
+    assert not names["train"] & names["val"] and not names["train"] & names["test"]

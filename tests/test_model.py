@@ -8,7 +8,7 @@ import torch
 
 from ccsnscore.checkpoints import classifier_metadata, load_classifier, save_classifier
 from ccsnscore.classifier import BinaryClassifier
-from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
+from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumCNNEncoder, SpectrumEncoder
 from ccsnscore.layers import MCDropout, compact_nonzero, keras_init_, set_mc_dropout
 
 
@@ -90,6 +90,7 @@ ENCODERS = [
     (SpectrumEncoder, lambda b: b["spectrum"]),
     (LightCurveEncoder, lambda b: b["lc_g"]),
     (DmdtEncoder, lambda b: b["dmdt_r"]),
+    (SpectrumCNNEncoder, lambda b: b["spectrum"]),
 ]
 
 
@@ -216,3 +217,41 @@ def test_checkpoint_round_trip(tmp_path):
     assert {"ccsnscore", "torch", "lightning"} <= set(meta["versions"]) and meta["created"]
     with pytest.raises(FileNotFoundError):
         load_classifier("layer9/S/Nothing")
+
+
+def test_cnn_spectrum_encoder_is_chosen_by_architecture_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = BinaryClassifier("S", spectrum={"architecture": "cnn", "conv_channels": [8, 8], "kernel_sizes": [5, 3],
+                                            "conv_dropout": [0.2, 0.1]})
+    assert isinstance(model.encoders["spectrum"], SpectrumCNNEncoder)
+    path = save_classifier(tmp_path / "layer1" / "S" / "Hrich.pt", model, layer="layer1", positive="Hrich",
+                           label_map={"Hrich": ["II"], "Hpoor": ["Ic"]}, preprocessing={})
+    batch = random_batch("S")
+    assert torch.equal(load_classifier(path).predict_proba(batch), model.eval().predict_proba(batch))
+    with pytest.raises(ValueError, match="architecture"):
+        BinaryClassifier("S", spectrum={"architecture": "transformer"})
+
+
+def test_cnn_encoder_sees_coverage_not_only_zeros():
+    """Zero flux with and without coverage differ: the mask is an input channel."""
+    torch.manual_seed(0)
+    encoder = SpectrumCNNEncoder(conv_dropout=0.0).eval()
+    x = torch.randn(1, 128, 1)
+    cut = x.clone()
+    cut[:, :40] = 0
+    h_full, h_cut = encoder.forward_deterministic(x), encoder.forward_deterministic(cut)
+    assert h_full.shape == (1, 32, 64)
+    assert not torch.allclose(h_full, h_cut)
+
+
+def test_class_weights_balance_the_loss():
+    torch.manual_seed(0)
+    model = BinaryClassifier("S", spectrum={"lstm_units": [4, 4]})
+    batch = random_batch("S", n=6)
+    batch["label"] = torch.tensor([1.0, 0, 0, 0, 0, 0])
+    plain, _ = model._loss(batch)
+    model.class_weight = (6 / 10, 6 / 2)
+    weighted, logits = model._loss(batch)
+    per_sample = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch["label"], reduction="none")
+    expected = (per_sample * torch.tensor([3.0, 0.6, 0.6, 0.6, 0.6, 0.6])).mean()
+    assert torch.allclose(weighted, expected) and not torch.allclose(weighted, plain)

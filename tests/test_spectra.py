@@ -47,7 +47,7 @@ def test_grid_outside_coverage_is_zero():
 
 @pytest.mark.parametrize("wave,flux,z,reason", [
     (np.linspace(4000, 9000, 10), np.ones(10), 0.01, "too_few_points"),
-    (np.linspace(9000, 4000, 100), np.ones(100), 0.01, "wave_not_increasing"),
+    (np.repeat(np.linspace(4000, 9000, 10), 10), np.ones(100), 0.01, "too_few_points"),
     (np.linspace(4000, 9000, 100), np.full(100, np.nan), 0.01, "all_nan_flux"),
     (np.linspace(4000, 9000, 100), np.ones(100), np.nan, "missing_z"),
     (np.linspace(4000, 9000, 100), np.ones(100), -0.1, "missing_z"),
@@ -117,3 +117,12 @@ def test_real_sedm_spectrum_preprocesses(public_data_root):
     assert header["SNIDFRAC_NOTSN"] == "1.0"
     out = preprocess_spectrum(wave, flux, 0.00106, "P60", CFG)
     assert out.shape == (256,) and np.isfinite(out).all() and out.max() == pytest.approx(1.0)
+
+
+def test_unsorted_and_repeated_wavelengths_are_sorted_and_averaged():
+    wave = np.linspace(4000, 9000, 200)
+    flux = 1.0 + np.exp(-0.5 * ((wave - 6563.0) / 60.0) ** 2)
+    expected = preprocess_spectrum(wave, flux, 0.01, "P60", CFG)
+    assert np.allclose(preprocess_spectrum(wave[::-1], flux[::-1], 0.01, "P60", CFG), expected)
+    doubled_wave, doubled_flux = np.repeat(wave, 2), np.repeat(flux, 2) + np.tile([0.1, -0.1], 200)
+    assert np.allclose(preprocess_spectrum(doubled_wave, doubled_flux, 0.01, "P60", CFG), expected, atol=1e-6)

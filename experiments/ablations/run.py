@@ -24,8 +24,13 @@ CLASSES = {"layer0": ["Ia", "nonIa"], "layer1": ["Hrich", "Hpoor"], "layer2a": [
            "layer2b": ["Ib", "Ic", "Ic-BL"]}
 
 
+def _flat(items) -> list[str]:
+    """Overrides with YAML-anchor lists (``[*R, extra]``) flattened; later overrides win in Hydra."""
+    return [o for item in items for o in (_flat(item) if isinstance(item, list) else [item])]
+
+
 def load_variants(path: Path = HERE / "variants.yaml") -> dict[str, list[str]]:
-    return {name: list(spec.get("overrides", [])) for name, spec in yaml.safe_load(path.read_text()).items()}
+    return {name: _flat(spec.get("overrides", [])) for name, spec in yaml.safe_load(path.read_text()).items()}
 
 
 def expected_classifiers(run_dir: Path, experiment: str, overrides: list[str]) -> list[Path]:

@@ -53,16 +53,38 @@ def draw_pairs(candidates: np.ndarray, groups: np.ndarray, n: int, rng: np.rando
     return pairs
 
 
+def _fill_from_parents(average: np.ndarray, first: np.ndarray, second: np.ndarray,
+                       both: np.ndarray) -> np.ndarray:
+    """Extend ``average`` ``(n, n_wave)`` (zero outside ``both``) to the union of the parents'
+    coverage: each parent's flux alone, scaled so that over the shared pixels it matches the
+    average (least squares), fills the pixels only that parent covers."""
+    out = average.copy()
+    for parent, only in ((first, (first != 0) & ~both), (second, (second != 0) & ~both)):
+        num = np.where(both, parent * average, 0.0).sum(axis=1)
+        den = np.where(both, parent * parent, 0.0).sum(axis=1)
+        ratio = np.divide(num, den, out=np.ones_like(num), where=den > 0)[:, None]
+        out = np.where(only, ratio * parent, out)
+    return out
+
+
 def synthesize(spectrum: np.ndarray, lc_mag: np.ndarray, z: np.ndarray, phase: np.ndarray,
                groups: np.ndarray, n: int, rng: np.random.Generator, bands=("r", "g"),
                early_fraction: float = 0.3, nebular_phase: float = 100.0,
-               dm_edges=DM_EDGES, dt_edges=DT_EDGES, cosmology=Planck18) -> SyntheticSamples:
+               dm_edges=DM_EDGES, dt_edges=DT_EDGES, cosmology=Planck18,
+               coverage: str = "intersection") -> SyntheticSamples:
     """Make ``n`` synthetic samples from samples of one type.
 
     ``spectrum`` ``(m, n_wave)`` rest-frame spectra; ``lc_mag`` ``(m, n_bands, n_days, 2)``
     interpolated magnitudes and errors (NaN where none); ``z``, ``phase`` (days from maximum, NaN if
     unknown) and ``groups`` (object names) ``(m,)``.
+
+    ``coverage``: where the parents' wavelength coverage differs, ``"intersection"`` keeps only the
+    pixels both cover; ``"union"`` keeps every pixel either covers, taking the one parent's flux where
+    the other has none (rescaled to the average's level over the shared pixels), so that synthetic
+    spectra are as long as real ones.
     """
+    if coverage not in ("intersection", "union"):
+        raise ValueError(f"coverage must be 'intersection' or 'union', got {coverage!r}")
     idx = np.arange(len(spectrum))
     early = idx[phase < 0]
     photospheric = idx[(phase >= 0) & (phase <= nebular_phase)]
@@ -80,7 +102,12 @@ def synthesize(spectrum: np.ndarray, lc_mag: np.ndarray, z: np.ndarray, phase: n
     # average only where both parents have data: elsewhere a half-height step would mark the
     # sample as synthetic (zero flux means no coverage)
     both = (first != 0) & (second != 0)
-    synth_spectrum = np.where(both, w * first + (1 - w) * second, 0.0).astype(np.float32)
+    synth_spectrum = np.where(both, w * first + (1 - w) * second, 0.0)
+    if coverage == "union":
+        synth_spectrum = _fill_from_parents(synth_spectrum, first, second, both)
+    scale = np.abs(synth_spectrum).max(axis=1, keepdims=True)
+    synth_spectrum = np.divide(synth_spectrum, scale, out=np.zeros_like(synth_spectrum),
+                               where=scale > 0).astype(np.float32)
     synth_z = weight * z[pairs[:, 0]] + (1 - weight) * z[pairs[:, 1]]
 
     n_bands, n_days = lc_mag.shape[1], lc_mag.shape[2]

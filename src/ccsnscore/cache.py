@@ -22,7 +22,7 @@ from ccsnscore.dataset import dataset_fingerprint, read_metadata, resolve_data_r
 from ccsnscore.preprocess import PreparedDataset, PreprocessingConfig, prepare_dataset
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: unsorted and repeated wavelengths are sorted and averaged
 
 
 def _plain(cfg) -> dict:

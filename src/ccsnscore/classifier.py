@@ -11,10 +11,10 @@ from torchmetrics import MeanMetric, MinMetric
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from ccsnscore.datamodule import channel_names
-from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, SpectrumEncoder
+from ccsnscore.encoders import DmdtEncoder, LightCurveEncoder, spectrum_encoder
 from ccsnscore.layers import keras_init_
 
-ENCODERS = {"spectrum": SpectrumEncoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
+ENCODERS = {"spectrum": spectrum_encoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
 
 
 class BinaryClassifier(L.LightningModule):
@@ -37,11 +37,13 @@ class BinaryClassifier(L.LightningModule):
 
     def __init__(self, input_case: str = "S", bands=("r", "g"), spectrum: Mapping | None = None,
                  lightcurve: Mapping | None = None, dmdt: Mapping | None = None,
-                 init: str = "keras", optimizer: Callable[..., torch.optim.Optimizer] | None = None):
+                 init: str = "keras", optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+                 scheduler: Callable | None = None):
         super().__init__()
         # architecture only: the optimizer factory is not needed to rebuild the model
-        self.save_hyperparameters(ignore=["optimizer"], logger=False)
-        self.optimizer_factory = optimizer
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.class_weight: tuple[float, float] | None = None  # (negative, positive) loss weights
         self.input_case, self.bands = input_case, tuple(bands)
         self.channels = channel_names(input_case, self.bands)
         settings = {"spectrum": dict(spectrum or {}), "lc": dict(lightcurve or {}), "dmdt": dict(dmdt or {})}
@@ -79,7 +81,11 @@ class BinaryClassifier(L.LightningModule):
     # -- training -----------------------------------------------------------------------------
     def _loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch)
-        return F.binary_cross_entropy_with_logits(logits, batch["label"]), logits
+        weight = None
+        if self.class_weight is not None:
+            negative, positive = self.class_weight
+            weight = negative + (positive - negative) * batch["label"]
+        return F.binary_cross_entropy_with_logits(logits, batch["label"], weight=weight), logits
 
     def on_train_start(self) -> None:
         # the sanity-check validation must not count as a best value
@@ -110,6 +116,9 @@ class BinaryClassifier(L.LightningModule):
         self.log("val/loss_best", self.val_loss_best.compute(), sync_dist=True, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        if self.optimizer_factory is None:
-            return torch.optim.Adam(self.parameters(), lr=1e-3)
-        return self.optimizer_factory(params=self.parameters())
+        optimizer = (torch.optim.Adam(self.parameters(), lr=1e-3) if self.optimizer_factory is None
+                     else self.optimizer_factory(params=self.parameters()))
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer), "monitor": "val/loss"}}

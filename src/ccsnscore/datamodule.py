@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ccsnscore.augment import synthesize
+from ccsnscore.batch_augment import SpectrumAugmentation
 from ccsnscore.cache import load_or_prepare
 from ccsnscore.labels import binary_labels, label_status, layer_class_of
 from ccsnscore.splits import load_or_create_test_split, split_mask, split_objects
@@ -80,7 +81,7 @@ class CCSNDataModule(L.LightningDataModule):
                  labels: Any, layer: str = "layer1", positive: str = "Hrich", input_case: str = "S",
                  test_fraction: float = 0.25, test_sources=("sedm",), val_fraction: float = 1 / 3,
                  split_seed: int = 42, batch_size: int = 64, num_workers: int = 0,
-                 augment: Any = None):
+                 augment: Any = None, val_sources=None, batch_augment: Any = None):
         super().__init__()
         self.data_root, self.cache_dir, self.test_split_file = data_root, cache_dir, test_split_file
         self.preprocessing, self.labels = preprocessing, labels
@@ -89,6 +90,10 @@ class CCSNDataModule(L.LightningDataModule):
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.batch_size, self.num_workers = batch_size, num_workers
         self.augment = dict(augment or {})
+        self.val_sources = tuple(val_sources) if val_sources else None
+        spectrum_cfg = preprocessing["spectrum"]
+        self.batch_augment = SpectrumAugmentation.from_config(
+            batch_augment, wave_min=float(spectrum_cfg["wave_min"]), wave_max=float(spectrum_cfg["wave_max"]))
         channel_names(input_case)  # fail early on an unknown case
         self.train_subset: np.ndarray | None = None  # indices into train set (balanced rounds)
         self.manifest: dict = {}
@@ -119,9 +124,20 @@ class CCSNDataModule(L.LightningDataModule):
         # stratified by the layer's class, not by the binary label: every classifier of a layer
         # then shares one validation split
         layer_class = layer_class_of(trainval["type"], layer_classes)
-        _, val_names = split_objects(trainval["name"], layer_class, self.val_fraction, self.split_seed)
-        is_val = split_mask(task["name"], val_names) & ~is_test
-        is_train = ~is_test & ~is_val
+        if self.val_sources is None:
+            _, val_names = split_objects(trainval["name"], layer_class, self.val_fraction, self.split_seed)
+            is_val = split_mask(task["name"], val_names) & ~is_test
+            is_train = ~is_test & ~is_val
+        else:
+            # validation objects only among those observed by val_sources, and only those spectra:
+            # early stopping then follows the domain the models are used on; the validation
+            # objects' other spectra are left out (never trained on)
+            from_source = trainval["source"].isin(self.val_sources).to_numpy()
+            _, val_names = split_objects(trainval["name"][from_source], layer_class[from_source],
+                                         self.val_fraction, self.split_seed)
+            in_val_object = split_mask(task["name"], val_names) & ~is_test
+            is_val = in_val_object & task["source"].isin(self.val_sources).to_numpy()
+            is_train = ~is_test & ~in_val_object
         arrays = {k: getattr(ds, k)[rows] for k in ("spectrum", "lc", "lc_mag", "dmdt")}
         self.tables = {"train": task[is_train].reset_index(drop=True),
                        "val": task[is_val].reset_index(drop=True),
@@ -171,7 +187,8 @@ class CCSNDataModule(L.LightningDataModule):
                                train["z"].iloc[members].to_numpy(float), phase,
                                train["name"].iloc[members].to_numpy(), n, rng, self.bands,
                                self.augment.get("early_fraction", 0.3), self.augment.get("nebular_phase", 100.0),
-                               self.preprocessing["dmdt"]["dm_edges"], self.preprocessing["dmdt"]["dt_edges"])
+                               self.preprocessing["dmdt"]["dm_edges"], self.preprocessing["dmdt"]["dt_edges"],
+                               coverage=self.augment.get("coverage", "intersection"))
             parents = train.iloc[members[synth.parents[:, 0]]].reset_index(drop=True)
             new_tables.append(pd.DataFrame({
                 "name": [f"synthetic:{sn_type}:{k}" for k in range(n)], "type": sn_type,
@@ -200,6 +217,13 @@ class CCSNDataModule(L.LightningDataModule):
     @property
     def train_labels(self) -> np.ndarray:
         return self.tables["train"]["label"].to_numpy()
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Training batches only: the on-the-fly spectrum augmentation (``batch_augment``)."""
+        trainer = getattr(self, "trainer", None)
+        if self.batch_augment is not None and trainer is not None and trainer.training and "spectrum" in batch:
+            batch = {**batch, "spectrum": self.batch_augment(batch["spectrum"])}
+        return batch
 
     # -- loaders ----------------------------------------------------------------------------
     def _loader(self, dataset, shuffle: bool) -> DataLoader:

@@ -206,3 +206,69 @@ class DmdtEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stochastic(self.forward_deterministic(x))
+
+
+class SpectrumCNNEncoder(nn.Module):
+    """Spectrum ``(B, n_wave, 1)`` -> ``(B, out_features)`` with 1-D convolutions.
+
+    The coverage mask (1 where the flux is non-zero) is a second input channel, so that zero flux
+    outside the coverage is not mistaken for data. Blocks: conv (``kernel_sizes[i]``, 'same'
+    padding, ReLU) -> max-pool ``pool`` -> ``MCDropout(conv_dropout[i])``; then the global max and
+    mean over wavelength, hidden dense layers ``dense_units`` (ReLU, ``MCDropout(dense_dropout)``)
+    and a dense ``out_features`` layer (ReLU). ``forward_deterministic`` returns the first block's
+    pooled activations ``(B, conv_channels[0], n_wave // pool)``.
+    """
+
+    def __init__(self, conv_channels: Sequence[int] = (32, 64, 64, 64), kernel_sizes: Sequence[int] = (7, 5, 5, 3),
+                 conv_dropout: Sequence[float] | float = (0.1, 0.1, 0.1, 0.1), pool: int = 2,
+                 dense_units: Sequence[int] = (64,), dense_dropout: float = 0.1, out_features: int = 8,
+                 in_features: int = 1):
+        super().__init__()
+        conv_channels = [int(c) for c in conv_channels]
+        kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
+        if not conv_channels:
+            raise ValueError("need at least one convolution")
+        self.convs = nn.ModuleList()
+        channels = in_features + 1
+        for c, k in zip(conv_channels, kernel_sizes):
+            self.convs.append(nn.Conv1d(channels, c, k, padding=k // 2))
+            channels = c
+        self.conv_dropouts = nn.ModuleList(MCDropout(p) for p in
+                                           _as_list(conv_dropout, len(conv_channels), "conv_dropout"))
+        self.pool = nn.MaxPool1d(pool, ceil_mode=True)
+        self.dense = nn.ModuleList()
+        self.dense_dropouts = nn.ModuleList()
+        width = 2 * channels
+        for units in dense_units:
+            self.dense.append(nn.Linear(width, int(units)))
+            self.dense_dropouts.append(MCDropout(dense_dropout))
+            width = int(units)
+        self.out = nn.Linear(width, out_features)
+        self.out_features = out_features
+
+    def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
+        mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)
+        h = torch.cat([x, mask], dim=-1).transpose(1, 2)
+        return self.pool(F.relu(self.convs[0](h)))
+
+    def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.conv_dropouts[0](h)
+        for conv, dropout in zip(self.convs[1:], self.conv_dropouts[1:]):
+            h = dropout(self.pool(F.relu(conv(h))))
+        code = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=-1)
+        for dense, dropout in zip(self.dense, self.dense_dropouts):
+            code = dropout(F.relu(dense(code)))
+        return F.relu(self.out(code))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_stochastic(self.forward_deterministic(x))
+
+
+SPECTRUM_ARCHITECTURES = {"bilstm": SpectrumEncoder, "cnn": SpectrumCNNEncoder}
+
+
+def spectrum_encoder(architecture: str = "bilstm", **settings) -> nn.Module:
+    """The spectrum encoder named by ``architecture`` (``bilstm``: the paper's; ``cnn``)."""
+    if architecture not in SPECTRUM_ARCHITECTURES:
+        raise ValueError(f"unknown spectrum architecture {architecture!r}; choose one of {list(SPECTRUM_ARCHITECTURES)}")
+    return SPECTRUM_ARCHITECTURES[architecture](**settings)

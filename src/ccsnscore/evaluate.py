@@ -41,9 +41,13 @@ def recorded_test_names(model_set: ModelSet) -> set[str]:
     return set(records.pop())
 
 
-def test_samples(model_set: ModelSet, data_root, cache_dir, test_split: str,
-                 unclassified=("-", "", "unknown", "unk", "ambiguous", "?")) -> tuple[pd.DataFrame, dict, dict]:
-    """Samples of the test split with a usable label for some layer, their arrays and the manifest."""
+def labelled_samples(model_set: ModelSet, data_root, cache_dir, test_split: str,
+                     unclassified=("-", "", "unknown", "unk", "ambiguous", "?")) -> tuple[pd.DataFrame, dict, dict]:
+    """Every sample with a usable label for some layer of ``model_set``, its arrays and the manifest.
+
+    The table has ``true_<layer>`` (the class in that layer, '' for none) and ``is_test`` (the
+    object is in the test split; with ``test_split="all"`` every row is).
+    """
     ds, manifest = load_or_prepare(data_root, cache_dir, model_set.preprocessing)
     samples = ds.samples
     if test_split == "all":
@@ -59,10 +63,20 @@ def test_samples(model_set: ModelSet, data_root, cache_dir, test_split: str,
         table[f"true_{layer}"] = layer_class_of(table["type"], classes).to_numpy()
     true_cols = [f"true_{layer}" for layer in layers]
     in_some_layer = (table[true_cols] != "").any(axis=1).to_numpy()
-    keep = chosen & (status == "ok") & in_some_layer
+    keep = (status == "ok") & in_some_layer
+    table["is_test"] = chosen
     arrays = {k: getattr(ds, k)[keep] for k in ("spectrum", "lc", "dmdt")}
     arrays["bands"] = ds.bands
     return table[keep].reset_index(drop=True), arrays, {**manifest, "layers": layers}
+
+
+def test_samples(model_set: ModelSet, data_root, cache_dir, test_split: str,
+                 unclassified=("-", "", "unknown", "unk", "ambiguous", "?")) -> tuple[pd.DataFrame, dict, dict]:
+    """Samples of the test split with a usable label for some layer, their arrays and the manifest."""
+    table, arrays, info = labelled_samples(model_set, data_root, cache_dir, test_split, unclassified)
+    test = table["is_test"].to_numpy()
+    arrays = {k: (v[test] if k != "bands" else v) for k, v in arrays.items()}
+    return table[test].drop(columns="is_test").reset_index(drop=True), arrays, info
 
 
 def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:

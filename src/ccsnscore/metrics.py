@@ -253,3 +253,30 @@ def tns_breakdown(table: pd.DataFrame, classes: Sequence[str] | None = None,
     key = (rank("criterion", [1, 2, 3, 0, "all"]) * 10_000 + rank("true_class", classes) * 100
            + rank("phase_bin", _phase_labels(phase_edges)))
     return counts.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def layer_summary(true, scores: pd.DataFrame, classes: Sequence[str], min_score: float = 0.8,
+                  max_std: float = 0.05) -> dict:
+    """Headline figures of one layer from a score table (``<cls>`` and ``<cls>_std`` columns).
+
+    Decides each row with :func:`ccsnscore.decisions.decide` and returns ``n``, ``accuracy``
+    (ambiguous counts as wrong), ``ambiguous_fraction``, ``auc_<cls>`` (one-vs-rest ROC AUC of each
+    class's mean score), ``macro_auc``, ``confident_fraction`` (rows with ``score > min_score`` and
+    ``score_std < max_std``) and ``confident_accuracy``. Rows whose true class is not in
+    ``classes`` are left out. With all ``_std`` zero (eval mode) nothing is ambiguous but ties.
+    """
+    from .decisions import decide
+
+    classes = list(classes)
+    true = np.asarray(true, dtype=object)
+    keep = pd.Series(true).isin(classes).to_numpy()
+    scores, true = scores.loc[keep], true[keep]
+    decided = decide(scores, classes)
+    summary = overall_accuracy(true, decided["decision"].to_numpy(), classes)
+    aucs = {f"auc_{c}": binary_roc(true == c, scores[c].to_numpy())[2] for c in classes}
+    cut = confidence_cut_summary(true, decided["decision"].to_numpy(), decided["score"].to_numpy(),
+                                 decided["score_std"].to_numpy(), classes, min_score, max_std)
+    return {"n": summary["n"], "accuracy": summary["accuracy"],
+            "ambiguous_fraction": summary["ambiguous_fraction"], **aucs,
+            "macro_auc": float(np.nanmean(list(aucs.values()))) if aucs else float("nan"),
+            "confident_fraction": cut.pass_fraction, "confident_accuracy": cut.accuracy}

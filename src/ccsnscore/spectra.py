@@ -69,6 +69,15 @@ def smooth_to_resolution(wave: np.ndarray, flux: np.ndarray, target_resolution: 
     return np.exp(log_grid), smoothed
 
 
+def sort_wavelengths(wave: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wavelengths in increasing order, the flux of repeated wavelengths averaged (literature
+    spectra are sometimes written with rounded or unsorted wavelengths)."""
+    if np.all(np.diff(wave) > 0):
+        return wave, flux
+    unique, inverse = np.unique(wave, return_inverse=True)
+    return unique, np.bincount(inverse, weights=flux) / np.bincount(inverse)
+
+
 def preprocess_spectrum(wave: np.ndarray, flux: np.ndarray, z: float | None,
                         instrument: str = "P60", cfg: SpectrumConfig = SpectrumConfig(),
                         source: str = "") -> np.ndarray:
@@ -84,12 +93,12 @@ def preprocess_spectrum(wave: np.ndarray, flux: np.ndarray, z: float | None,
     where = f"{source}: " if source else ""
     if wave.size < cfg.min_points:
         raise BadInputError("too_few_points", f"{where}{wave.size} points (< {cfg.min_points})")
-    if not np.all(np.diff(wave[np.isfinite(wave)]) > 0):
-        raise BadInputError("wave_not_increasing", f"{where}wavelengths are not strictly increasing")
     good = np.isfinite(wave) & np.isfinite(flux)
     if not good.any():
         raise BadInputError("all_nan_flux", f"{where}flux is NaN everywhere")
-    wave, flux = wave[good], flux[good]
+    wave, flux = sort_wavelengths(wave[good], flux[good])
+    if wave.size < cfg.min_points:
+        raise BadInputError("too_few_points", f"{where}{wave.size} distinct wavelengths (< {cfg.min_points})")
     if cfg.rest_frame:
         if z is None or not np.isfinite(z) or z < 0 or z > cfg.max_z:
             raise BadInputError("missing_z", f"{where}missing, negative or placeholder redshift z={z!r} "

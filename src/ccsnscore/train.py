@@ -143,7 +143,19 @@ def train_classifier(cfg: DictConfig, positive: str, run_dir: Path) -> dict[str,
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = instantiate(cfg.model)
-    rounds = balanced_rounds(datamodule.train_labels, int(cfg.max_rounds), np.random.default_rng(int(cfg.seed)))
+    balance = str(cfg.get("balance", "rounds"))
+    if balance == "rounds":
+        rounds = balanced_rounds(datamodule.train_labels, int(cfg.max_rounds), np.random.default_rng(int(cfg.seed)))
+    elif balance == "weighted":  # every sample in one fit; each class carries half the loss
+        labels = datamodule.train_labels
+        n_pos = int(labels.sum())
+        n_neg = len(labels) - n_pos
+        if n_pos == 0 or n_neg == 0:
+            raise ValueError(f"{label}: a class has no training samples ({n_pos} positive, {n_neg} negative)")
+        rounds = [np.arange(len(labels))]
+        model.class_weight = (len(labels) / (2 * n_neg), len(labels) / (2 * n_pos))
+    else:
+        raise ValueError(f"balance must be 'rounds' or 'weighted', got {balance!r}")
     log.info("%s: %d training samples (%d positive), %d balanced round(s) of %d", label,
              len(datamodule.train_labels), int(datamodule.train_labels.sum()), len(rounds), len(rounds[0]))
 
@@ -212,6 +224,8 @@ def train_classifier(cfg: DictConfig, positive: str, run_dir: Path) -> dict[str,
                     "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
                     "callbacks": OmegaConf.to_container(cfg.callbacks, resolve=True) if cfg.get("callbacks") else {},
                     "optimizer": OmegaConf.to_container(cfg.model.optimizer, resolve=True),
+                    "scheduler": OmegaConf.to_container(cfg.model.scheduler, resolve=True)
+                    if cfg.model.get("scheduler") else None, "balance": balance,
                     "data": {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
                              if k not in ("preprocessing", "labels")},
                     "run_dir": str(run_dir), "seconds": metrics["seconds"]}

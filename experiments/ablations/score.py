@@ -1,0 +1,176 @@
+"""Score finished ablation runs on the fixed test split and tabulate them (mean +- sd over seeds).
+
+    python experiments/ablations/score.py [--experiment layer1_S] [--out outputs/ablations]
+        [--variants a,b] [--table experiments/ablations/layer1_S]
+
+For every run ``<out>/<experiment>/<variant>/seed<k>`` with all its classifiers: eval-mode
+(dropout off) and 100-pass Monte-Carlo-dropout scores of the test split, decided with the paper's
+rule; figures written to ``test_metrics.json`` in the run folder (computed once). Per variant the
+seeds are also combined into a deep ensemble (mean of the seeds' MC means; std from the pooled
+passes). The tree baseline (:mod:`ccsnscore.baseline`, three seeds) is trained on the same
+non-test rows of each preprocessing. Writes ``<table>.csv`` (one row per run) and ``<table>.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ccsnscore.baseline import tree_features, tree_scores
+from ccsnscore.datamodule import build_channels
+from ccsnscore.evaluate import labelled_samples
+from ccsnscore.metrics import layer_summary
+from ccsnscore.scoring import load_model_set, score_table
+
+HERE = Path(__file__).resolve().parent
+SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "confident_accuracy",
+         "eval_accuracy", "eval_macro_auc"]
+
+
+def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_passes: int = 100) -> dict:
+    cached = run_dir / "test_metrics.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint")
+    rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
+    channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
+    true = table.loc[rows, f"true_{layer}"].to_numpy()
+    classes = list(model_set.layers[layer])
+    mc = score_table(model_set.classifiers, channels, n_passes, seed=0)
+    with torch.no_grad():
+        eval_scores = pd.DataFrame({c: m.predict_proba(channels).numpy().astype(float)
+                                    for c, m in model_set.classifiers.items()})
+    for c in classes:
+        eval_scores[f"{c}_std"] = 0.0
+    result = layer_summary(true, mc, classes)
+    result.update({f"eval_{k}": v for k, v in layer_summary(true, eval_scores, classes).items()})
+    train_metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+    result.update({k: v for k, v in train_metrics.items() if k.endswith(("val/loss_best", "epochs", "seconds"))})
+    scores = pd.concat([table.loc[rows, ["name", "specfilename", "source"]].reset_index(drop=True),
+                        pd.Series(true, name="true"), mc.add_prefix("mc_"), eval_scores.add_prefix("eval_")], axis=1)
+    scores.to_csv(run_dir / "test_scores.csv", index=False)
+    cached.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def ensemble_metrics(run_dirs: list[Path], classes: list[str]) -> dict:
+    """Deep ensemble of the runs: mean of their MC means; std of the pooled passes."""
+    tables = [pd.read_csv(d / "test_scores.csv") for d in run_dirs]
+    true = tables[0]["true"].to_numpy()
+    combined = {}
+    for c in classes:
+        means = np.stack([t[f"mc_{c}"].to_numpy() for t in tables])
+        variances = np.stack([t[f"mc_{c}_std"].to_numpy() ** 2 for t in tables])
+        combined[c] = means.mean(0)
+        combined[f"{c}_std"] = np.sqrt(variances.mean(0) + means.var(0))
+        combined[f"eval_{c}"] = np.stack([t[f"eval_{c}"].to_numpy() for t in tables]).mean(0)
+    combined = pd.DataFrame(combined)
+    result = layer_summary(true, combined[[k for c in classes for k in (c, f"{c}_std")]], classes)
+    eval_scores = pd.DataFrame({c: combined[f"eval_{c}"] for c in classes})
+    for c in classes:
+        eval_scores[f"{c}_std"] = 0.0
+    result.update({f"eval_{k}": v for k, v in layer_summary(true, eval_scores, classes).items()})
+    return result
+
+
+def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)) -> list[dict]:
+    model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
+    key = json.dumps(model_set.preprocessing, sort_keys=True)
+    cached = out / "_tree" / f"{case}_{layer}_{abs(hash(key)) % 10**10}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint")
+    in_layer = (table[f"true_{layer}"] != "").to_numpy()
+    test = table["is_test"].to_numpy() & in_layer
+    train = ~table["is_test"].to_numpy() & in_layer
+    features = tree_features(arrays, case)
+    classes = list(model_set.layers[layer])
+    true_train = table.loc[train, f"true_{layer}"].to_numpy()
+    true_test = table.loc[test, f"true_{layer}"].to_numpy()
+    results = []
+    for seed in seeds:
+        probs = tree_scores(features[train], {c: true_train == c for c in classes}, features[test], seed)
+        scores = pd.DataFrame({k: v for c in classes for k, v in ((c, probs[c]), (f"{c}_std", np.zeros(test.sum())))})
+        results.append({"seed": seed, **layer_summary(true_test, scores, classes)})
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def fmt(values) -> str:
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
+    if values.size == 0:
+        return "-"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if values.size > 1 else f"{values[0]:.3f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiment", default="layer1_S")
+    parser.add_argument("--out", default="outputs/ablations")
+    parser.add_argument("--variants", default=None)
+    parser.add_argument("--table", default=None)
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--cache-dir", default=".cache/ccsnscore")
+    args = parser.parse_args(argv)
+    layer, case = args.experiment.split("_")
+    root = Path(args.out) / args.experiment
+    variants_doc = {k: v.get("doc", "") for k, v in
+                    __import__("yaml").safe_load((HERE / "variants.yaml").read_text()).items()}
+    names = args.variants.split(",") if args.variants else sorted(p.name for p in root.iterdir()
+                                                                  if p.is_dir() and not p.name.startswith("_"))
+    rows, md = [], []
+    tree_done = set()
+    for name in names:
+        runs = []
+        for run_dir in sorted((root / name).glob("seed*")):
+            if not (run_dir / "metrics.json").is_file() or not list((run_dir / "classifiers").rglob("*.pt")):
+                continue
+            try:
+                model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
+            except (FileNotFoundError, ValueError):
+                continue
+            classes = list(model_set.layers[layer])
+            expected = json.loads((run_dir / "metrics.json").read_text())
+            if not all(f"{c}/path" in expected for c in classes) or len(classes) < 2:
+                continue
+            metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir)
+            rows.append({"variant": name, "run": run_dir.name, **metrics})
+            runs.append(run_dir)
+            preprocessing = json.dumps(model_set.preprocessing, sort_keys=True)
+            if preprocessing not in tree_done:
+                tree_done.add(preprocessing)
+                for t in tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root):
+                    rows.append({"variant": f"tree[{name}]", "run": f"seed{t['seed']}", **t})
+        if len(runs) >= 2:
+            ens = ensemble_metrics(runs, classes)
+            rows.append({"variant": f"{name}+ensemble{len(runs)}", "run": "ensemble", **ens})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        print("no finished runs")
+        return 0
+    out = Path(args.table or HERE / args.experiment)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out.with_suffix(".csv"), index=False)
+    lines = [f"# {args.experiment}: fixed test split ({int(table['n'].iloc[0])} spectra), mean ± sd over seeds",
+             "", "Accuracy counts ambiguous as wrong; `confident`: score > 0.8 and std < 0.05 (MC dropout, "
+             "100 passes); `eval_`: dropout off. Produced by `python experiments/ablations/score.py "
+             f"--experiment {args.experiment}`.", "",
+             "| variant | runs | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
+    for variant, group in table.groupby("variant", sort=False):
+        lines.append(f"| {variant} | {len(group)} | " + " | ".join(fmt(group[c]) if c in group else "-"
+                                                               for c in SHOWN) + " |")
+    lines += ["", "Variants:", ""] + [f"- `{k}`: {variants_doc.get(k, '')}" for k in names]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

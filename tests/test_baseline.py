@@ -1,0 +1,32 @@
+"""The tree baseline: features of each input case and a fit that learns a separable task."""
+from __future__ import annotations
+
+import numpy as np
+
+from ccsnscore.baseline import tree_features, tree_scores
+
+
+def arrays(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    label = rng.uniform(size=n) < 0.4
+    spectrum = rng.normal(0, 0.1, (n, 64)).astype(np.float32)
+    spectrum[label, 30:34] += 1.0   # an emission line for the positives
+    return {"spectrum": spectrum, "lc": rng.uniform(size=(n, 2, 200, 2)).astype(np.float32),
+            "dmdt": rng.uniform(size=(n, 2, 24, 24)).astype(np.float32)}, label
+
+
+def test_features_per_input_case():
+    a, _ = arrays(10)
+    assert tree_features(a, "S").shape == (10, 64)
+    assert tree_features(a, "SL").shape == (10, 64 + 2 * 40)
+    assert tree_features(a, "SD").shape == (10, 64 + 2 * 576)
+    assert tree_features(a, "SLD").shape == (10, 64 + 2 * 40 + 2 * 576)
+
+
+def test_tree_learns_a_line_and_ranks_new_rows():
+    a, label = arrays()
+    b, test_label = arrays(seed=1)
+    scores = tree_scores(tree_features(a), {"pos": label, "neg": ~label}, tree_features(b), seed=0)
+    assert scores["pos"].shape == (200,)
+    assert ((scores["pos"] > 0.5) == test_label).mean() > 0.95
+    assert ((scores["neg"] > 0.5) == ~test_label).mean() > 0.95
