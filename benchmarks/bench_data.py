@@ -5,21 +5,20 @@
 Each phase runs in a fresh subprocess so that its wall time and peak memory (this process plus
 its worker processes) are its own.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 PHASE = r"""
 import json, resource, sys, time
 from omegaconf import OmegaConf
-from ccsnscore.cache import load_or_prepare
+from ccsnscore.data.cache import load_or_prepare
 pp = OmegaConf.load(sys.argv[3])
 start = time.perf_counter()
 ds, manifest = load_or_prepare(sys.argv[1], sys.argv[2], pp)
@@ -34,27 +33,35 @@ print(json.dumps({"wall_s": wall, "samples": len(ds.samples), "peak_rss_mb": sel
 
 
 def run_phase(data_root: str, cache_dir: str, pp_file: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", PHASE, data_root, cache_dir, pp_file],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PHASE, data_root, cache_dir, pp_file], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parser.add_argument("--data-root", default=os.environ.get(
-        "CCSNSCORE_DATA_ROOT", os.path.join(repo, "..", "shared", "data", "ccsn-public")))
+    parser.add_argument(
+        "--data-root",
+        default=os.environ.get("CCSNSCORE_DATA_ROOT", os.path.join(repo, "..", "shared", "data", "ccsn-public")),
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     pp_file = os.path.join(repo, "conf", "preprocessing", "default.yaml")
     with tempfile.TemporaryDirectory() as cache_dir:
         cold = run_phase(args.data_root, cache_dir, pp_file)
         warm = run_phase(args.data_root, cache_dir, pp_file)
-    result = {"benchmark": "data", "cpus": os.cpu_count(),
-              "cold_preprocess_s": round(cold["wall_s"], 2), "cold_peak_rss_mb": round(cold["peak_rss_mb"]),
-              "cold_peak_worker_rss_mb": round(cold["peak_worker_rss_mb"]),
-              "cache_load_s": round(warm["wall_s"], 2), "cache_load_peak_rss_mb": round(warm["peak_rss_mb"]),
-              "samples": cold["samples"]}
+    result = {
+        "benchmark": "data",
+        "cpus": os.cpu_count(),
+        "cold_preprocess_s": round(cold["wall_s"], 2),
+        "cold_peak_rss_mb": round(cold["peak_rss_mb"]),
+        "cold_peak_worker_rss_mb": round(cold["peak_worker_rss_mb"]),
+        "cache_load_s": round(warm["wall_s"], 2),
+        "cache_load_peak_rss_mb": round(warm["peak_rss_mb"]),
+        "samples": cold["samples"],
+    }
     print("| measure | value |\n|---|---|")
     for key, value in result.items():
         print(f"| {key} | {value} |")

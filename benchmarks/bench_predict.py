@@ -8,6 +8,7 @@
 2. `ccsnscore classify` on one real SEDM spectrum through the whole hierarchy with the shipped
    models (layer 0, 1, 2a/2b, case S): warm (in-process, models loaded) and cold (a new process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +27,8 @@ SPECTRUM = DATA / "spectra" / "sedm" / "ZTF18abceakp_20180630_P60_v1.ascii.gz"
 def mc_throughput(n_spectra: int = 100, n_passes: int = 100) -> dict:
     import torch
 
-    from ccsnscore.classifier import BinaryClassifier
-    from ccsnscore.mc_dropout import mc_dropout_scores, mc_dropout_scores_naive
+    from ccsnscore.inference.mc_dropout import mc_dropout_scores, mc_dropout_scores_naive
+    from ccsnscore.model.network import BinaryClassifier
 
     torch.manual_seed(0)
     models = [BinaryClassifier("S"), BinaryClassifier("S")]  # Hrich, Hpoor
@@ -52,8 +52,8 @@ def mc_throughput(n_spectra: int = 100, n_passes: int = 100) -> dict:
 def classify_timing(models: str | None) -> dict:
     import pandas as pd
 
-    from ccsnscore.classify import classify_table
-    from ccsnscore.scoring import load_model_set
+    from ccsnscore.inference.classify import classify_table
+    from ccsnscore.inference.model_set import load_model_set
 
     table = pd.DataFrame({"specfilename": [str(SPECTRUM)], "z": [0.03]})
     start = time.perf_counter()
@@ -71,9 +71,12 @@ def classify_timing(models: str | None) -> dict:
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     cold = time.perf_counter() - start
-    return {"classifiers": len(model_set.classifiers), "model_load_s": round(load_s, 3),
-            "classify_one_warm_s_median": round(sorted(runs)[len(runs) // 2], 3),
-            "classify_one_cold_process_s": round(cold, 2)}
+    return {
+        "classifiers": len(model_set.classifiers),
+        "model_load_s": round(load_s, 3),
+        "classify_one_warm_s_median": round(sorted(runs)[len(runs) // 2], 3),
+        "classify_one_cold_process_s": round(cold, 2),
+    }
 
 
 def main() -> dict:
@@ -83,6 +86,7 @@ def main() -> dict:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     import torch
+
     torch.set_num_threads(args.threads)
     result = {"benchmark": "predict", "threads": args.threads, **mc_throughput()}
     try:

@@ -8,6 +8,7 @@ Published architecture, 8,000 random samples shaped and zero-padded like the rea
 batch 64, Adam, one Lightning fit on the CPU with the training config's trainer settings
 (deterministic on the CPU, no validation). The glibc malloc settings of the Makefile are applied.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +38,13 @@ def random_channels(n: int, seed: int = 0) -> dict:
     return channels
 
 
-def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64,
-                  accelerator: str = "cpu") -> dict:
+def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64, accelerator: str = "cpu") -> dict:
     import lightning as L
     import numpy as np
-    import torch
     from torch.utils.data import DataLoader
 
-    from ccsnscore.classifier import BinaryClassifier
-    from ccsnscore.datamodule import ChannelDataset, channel_names
+    from ccsnscore.data.datamodule import ChannelDataset, channel_names
+    from ccsnscore.model.network import BinaryClassifier
 
     class EpochTimer(L.Callback):
         def __init__(self):
@@ -59,22 +58,36 @@ def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int 
 
     L.seed_everything(0, verbose=False)
     channels = random_channels(n_samples)
-    dataset = ChannelDataset({k: channels[k] for k in channel_names(input_case)},
-                             np.arange(n_samples) % 2)
+    dataset = ChannelDataset({k: channels[k] for k in channel_names(input_case)}, np.arange(n_samples) % 2)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=lambda batch: batch)
     model = BinaryClassifier(input_case)
     timer = EpochTimer()
-    trainer = L.Trainer(accelerator=accelerator, devices=1, deterministic=accelerator == "cpu",
-                        max_epochs=epochs, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, callbacks=[timer])
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        deterministic=accelerator == "cpu",
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
     trainer.fit(model, train_dataloaders=loader)
     n_params = sum(p.numel() for p in model.parameters())
     seconds = statistics.median(timer.times)
-    return {"input_case": input_case, "accelerator": accelerator, "samples": n_samples, "batch_size": batch_size,
-            "parameters": n_params,
-            "epochs_timed": len(timer.times), "epoch_s": round(seconds, 2),
-            "samples_per_s": round(n_samples / seconds, 1), "epoch_s_all": [round(t, 2) for t in timer.times]}
+    return {
+        "input_case": input_case,
+        "accelerator": accelerator,
+        "samples": n_samples,
+        "batch_size": batch_size,
+        "parameters": n_params,
+        "epochs_timed": len(timer.times),
+        "epoch_s": round(seconds, 2),
+        "samples_per_s": round(n_samples / seconds, 1),
+        "epoch_s_all": [round(t, 2) for t in timer.times],
+    }
 
 
 def main() -> dict:
@@ -91,23 +104,31 @@ def main() -> dict:
 
     import torch
 
-    from ccsnscore.train import configure_malloc
+    from ccsnscore.runtime import configure_malloc
 
     warnings.filterwarnings("ignore")
     malloc_set = configure_malloc()
     torch.set_num_threads(args.threads)
-    rows = [epoch_seconds(case, args.samples, args.epochs, accelerator=args.accelerator)
-            for case in args.cases.split(",")]
-    print(f"\ntraining epoch, {args.samples} samples, batch 64, {args.accelerator}, {args.threads} threads, "
-          f"torch {torch.__version__}")
+    rows = [
+        epoch_seconds(case, args.samples, args.epochs, accelerator=args.accelerator) for case in args.cases.split(",")
+    ]
+    print(
+        f"\ntraining epoch, {args.samples} samples, batch 64, {args.accelerator}, {args.threads} threads, "
+        f"torch {torch.__version__}"
+    )
     print(f"{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
     for row in rows:
         print(f"{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}{row['samples_per_s']:>11.1f}")
-    result = {"benchmark": "train_epoch", "accelerator": args.accelerator, "threads": args.threads,
-              "torch": torch.__version__,
-              "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "malloc_settings": "set at run time" if malloc_set else "from environment (or not glibc)",
-              "results": rows}
+    result = {
+        "benchmark": "train_epoch",
+        "accelerator": args.accelerator,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "malloc_settings": "set at run time" if malloc_set else "from environment (or not glibc)",
+        "results": rows,
+    }
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:

@@ -1,4 +1,5 @@
 """Run every benchmark script of this folder in turn (`make bench`); results in benchmarks/results/."""
+
 from __future__ import annotations
 
 import os

@@ -33,5 +33,5 @@ $PY -m ccsnscore.evaluate "models=[$S_SEL,outputs/ship/L/0_layer1_SL,outputs/shi
     "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/layer1_cases
 
 # 3. copy the classifiers into the package with their model cards
-$PY -m ccsnscore.model_cards $S_SEL $S/1_layer0_S $S/2_layer2b_S $S/3_layer2a_S outputs/ship/L/*/ --report experiments/reports/shipped_S experiments/reports/layer1_cases \
+$PY -m ccsnscore.evaluation.model_cards $S_SEL $S/1_layer0_S $S/2_layer2b_S $S/3_layer2a_S outputs/ship/L/*/ --report experiments/reports/shipped_S experiments/reports/layer1_cases \
     --dest src/ccsnscore/models

@@ -1,4 +1,5 @@
 """Shared fixtures: the real public dataset (when present) and small generated datasets."""
+
 from __future__ import annotations
 
 import os
@@ -8,12 +9,14 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from ccsnscore.hydra_configs import register_configs
+from ccsnscore.runtime import configure_malloc
 from ccsnscore.testing.toy_dataset import write_toy_dataset
-from ccsnscore.train import configure_malloc
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "src" / "ccsnscore" / "conf"
-configure_malloc()  # as `make test` does through MALLOC_* variables: LSTMs are slow without it
+register_configs()
+configure_malloc()  # as the entry points do: LSTMs are slow without it
 
 PUBLIC_DATA = Path(os.environ.get("CCSNSCORE_DATA_ROOT", REPO.parent / "shared" / "data" / "ccsn-public"))
 
@@ -47,9 +50,11 @@ def compose_cfg(tmp_path):
     """Compose a config of ``conf/`` with overrides; caches and splits go to ``tmp_path``."""
 
     def _compose(config_name: str = "prepare", overrides=(), data_root=None):
-        base = [f"paths.cache_dir={tmp_path / 'cache'}",
-                f"paths.test_split_file={tmp_path / 'test_split.csv'}",
-                f"paths.output_dir={tmp_path / 'outputs'}"]
+        base = [
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            f"paths.test_split_file={tmp_path / 'test_split.csv'}",
+            f"paths.output_dir={tmp_path / 'outputs'}",
+        ]
         if data_root is not None:
             base.append(f"paths.data_root={data_root}")
         with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):

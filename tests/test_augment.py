@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ccsnscore.augment import distance_modulus_shift, draw_pairs, synthesize
-from ccsnscore.lightcurves import LightCurveConfig, interpolate_lightcurve
+from ccsnscore.data.augment import distance_modulus_shift, draw_pairs, synthesize
+from ccsnscore.data.lightcurves import LightCurveConfig, interpolate_lightcurve
 from tests.test_lightcurves import linear_lc
 
 
@@ -76,7 +76,7 @@ def test_synthetic_spectrum_covers_only_where_both_parents_do():
 def test_union_coverage_keeps_every_pixel_either_parent_covers():
     spectrum, lc_mag, z, phase, groups = parents()
     spectrum[0, 200:] = 0  # parent 0 ends early
-    spectrum[1, :30] = 0   # parent 1 starts late
+    spectrum[1, :30] = 0  # parent 1 starts late
     s = synthesize(spectrum, lc_mag, z, phase, groups, 60, np.random.default_rng(4), coverage="union")
     covered = (spectrum[s.parents[:, 0]] != 0) | (spectrum[s.parents[:, 1]] != 0)
     assert np.array_equal(s.spectrum != 0, covered)

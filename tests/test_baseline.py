@@ -1,18 +1,22 @@
 """The tree baseline: features of each input case and a fit that learns a separable task."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from ccsnscore.baseline import tree_features, tree_scores
+from ccsnscore.evaluation.baseline import tree_features, tree_scores
 
 
 def arrays(n=200, seed=0):
     rng = np.random.default_rng(seed)
     label = rng.uniform(size=n) < 0.4
     spectrum = rng.normal(0, 0.1, (n, 64)).astype(np.float32)
-    spectrum[label, 30:34] += 1.0   # an emission line for the positives
-    return {"spectrum": spectrum, "lc": rng.uniform(size=(n, 2, 200, 2)).astype(np.float32),
-            "dmdt": rng.uniform(size=(n, 2, 24, 24)).astype(np.float32)}, label
+    spectrum[label, 30:34] += 1.0  # an emission line for the positives
+    return {
+        "spectrum": spectrum,
+        "lc": rng.uniform(size=(n, 2, 200, 2)).astype(np.float32),
+        "dmdt": rng.uniform(size=(n, 2, 24, 24)).astype(np.float32),
+    }, label
 
 
 def test_features_per_input_case():

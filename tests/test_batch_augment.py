@@ -1,16 +1,17 @@
 """On-the-fly augmentation of training spectra (pure tensor functions)."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from ccsnscore.batch_augment import SpectrumAugmentation
+from ccsnscore.data.batch_augment import SpectrumAugmentation
 
 
 def spectra(n=64, n_wave=128, seed=0):
     g = torch.Generator().manual_seed(seed)
     flux = 0.5 + torch.rand(n, n_wave, generator=g)
-    flux[:, :10] = 0   # no coverage at the blue end
+    flux[:, :10] = 0  # no coverage at the blue end
     flux[:, -5:] = 0
     return (flux / flux.abs().amax(dim=1, keepdim=True)).unsqueeze(-1)
 
@@ -24,8 +25,7 @@ def test_off_is_identity_up_to_normalisation():
         SpectrumAugmentation.from_config({"enabled": True, "nois": 0.1})
 
 
-@pytest.mark.parametrize("setting", [{"noise": 0.1}, {"tilt": 0.3}, {"host": 0.5}, {"redshift": 0.01},
-                                     {"crop": 0.3}])
+@pytest.mark.parametrize("setting", [{"noise": 0.1}, {"tilt": 0.3}, {"host": 0.5}, {"redshift": 0.01}, {"crop": 0.3}])
 def test_each_perturbation_keeps_shape_coverage_and_normalisation(setting):
     torch.manual_seed(0)
     x = spectra()

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ccsnscore.classify import classify_table
 from ccsnscore.cli import main
-from ccsnscore.scoring import load_model_set
+from ccsnscore.inference.classify import classify_table
+from ccsnscore.inference.model_set import load_model_set
 from ccsnscore.testing.toy_models import write_untrained_models
 
 
@@ -20,11 +20,17 @@ def model_dir(tmp_path_factory):
 def test_classify_real_sedm_spectrum_and_bad_rows(model_dir, public_data_root, tmp_path):
     bad = tmp_path / "bad.ascii"
     bad.write_text("4000 1\n4010 2\n")
-    table = pd.DataFrame({
-        "specfilename": [str(public_data_root / "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz"),
-                         str(bad), str(public_data_root / "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz")],
-        "z": [0.03, 0.03, np.nan],
-        "num_snid": [35, 35, 35]})
+    table = pd.DataFrame(
+        {
+            "specfilename": [
+                str(public_data_root / "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz"),
+                str(bad),
+                str(public_data_root / "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz"),
+            ],
+            "z": [0.03, 0.03, np.nan],
+            "num_snid": [35, 35, 35],
+        }
+    )
     out = classify_table(table, load_model_set(model_dir, "S"), n_passes=10)
     assert len(out) == 3
     assert out["error"].tolist()[0] == ""
@@ -43,12 +49,29 @@ def test_cli_classify_writes_json_and_ecsv(model_dir, toy_root, tmp_path, capsys
     meta.to_csv(tmp_path / "new.csv", index=False)
     for fmt in ("json", "ecsv"):
         out = tmp_path / f"scores.{fmt}"
-        assert main(["classify", "--metadata", str(tmp_path / "new.csv"), "--root", str(toy_root),
-                     "--models", str(model_dir), "--n-passes", "5", "-o", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "classify",
+                    "--metadata",
+                    str(tmp_path / "new.csv"),
+                    "--root",
+                    str(toy_root),
+                    "--models",
+                    str(model_dir),
+                    "--n-passes",
+                    "5",
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         assert out.stat().st_size > 0
     rows = json.loads((tmp_path / "scores.json").read_text())
     assert len(rows) == 3 and all(r["error"] == "" for r in rows)
     from astropy.table import Table
+
     ecsv = Table.read(tmp_path / "scores.ecsv", format="ascii.ecsv")
     assert "Hrich_std" in ecsv.colnames and len(ecsv) == 3
 

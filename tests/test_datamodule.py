@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from hydra.utils import instantiate
 
-from ccsnscore.datamodule import channel_names
+from ccsnscore.data.datamodule import channel_names
 
 
 def make_dm(compose_cfg, root, *overrides):
@@ -13,16 +13,28 @@ def make_dm(compose_cfg, root, *overrides):
     return dm
 
 
-@pytest.mark.parametrize("case,keys", [
-    ("S", ["spectrum"]), ("SL", ["spectrum", "lc_r", "lc_g"]),
-    ("SD", ["spectrum", "dmdt_r", "dmdt_g"]), ("SLD", ["spectrum", "lc_r", "lc_g", "dmdt_r", "dmdt_g"])])
+@pytest.mark.parametrize(
+    "case,keys",
+    [
+        ("S", ["spectrum"]),
+        ("SL", ["spectrum", "lc_r", "lc_g"]),
+        ("SD", ["spectrum", "dmdt_r", "dmdt_g"]),
+        ("SLD", ["spectrum", "lc_r", "lc_g", "dmdt_r", "dmdt_g"]),
+    ],
+)
 def test_input_cases_give_their_channels(compose_cfg, toy_root, case, keys):
     assert channel_names(case) == keys
     dm = make_dm(compose_cfg, toy_root, f"data.input_case={case}", "data.batch_size=8")
     batch = next(iter(dm.train_dataloader()))
     assert sorted(batch) == sorted(keys + ["label"])
-    shapes = {"spectrum": (8, 256, 1), "lc_r": (8, 200, 2), "lc_g": (8, 200, 2),
-              "dmdt_r": (8, 1, 24, 24), "dmdt_g": (8, 1, 24, 24), "label": (8,)}
+    shapes = {
+        "spectrum": (8, 256, 1),
+        "lc_r": (8, 200, 2),
+        "lc_g": (8, 200, 2),
+        "dmdt_r": (8, 1, 24, 24),
+        "dmdt_g": (8, 1, 24, 24),
+        "label": (8,),
+    }
     assert all(tuple(v.shape) == shapes[k] for k, v in batch.items())
 
 
@@ -49,8 +61,9 @@ def test_labels_follow_the_label_map(compose_cfg, toy_root):
 
 
 def test_synthetic_samples_join_training_only_from_training_parents(compose_cfg, toy_root):
-    dm = make_dm(compose_cfg, toy_root, "data.layer=layer2a", "data.positive=IIb-H",
-                 "data.augment.n_per_type={IIb-H: 12}")
+    dm = make_dm(
+        compose_cfg, toy_root, "data.layer=layer2a", "data.positive=IIb-H", "data.augment.n_per_type={IIb-H: 12}"
+    )
     train = dm.tables["train"]
     synthetic = train["source"] == "synthetic"
     assert synthetic.sum() == 12 and (train.loc[synthetic, "label"] == 1).all()
@@ -66,8 +79,7 @@ def test_synthetic_samples_join_training_only_from_training_parents(compose_cfg,
 
 
 def test_balance_fills_classes_up_to_the_largest(compose_cfg, toy_root):
-    dm = make_dm(compose_cfg, toy_root, "data.layer=layer1", "data.positive=Hpoor",
-                 "data.augment.n_per_type=balance")
+    dm = make_dm(compose_cfg, toy_root, "data.layer=layer1", "data.positive=Hpoor", "data.augment.n_per_type=balance")
     counts = dm.tables["train"]["label"].value_counts()
     assert abs(counts[0] - counts[1]) <= 0.1 * counts.max()
 
@@ -92,8 +104,14 @@ def test_validation_from_chosen_sources_only(compose_cfg, toy_root, tmp_path):
     meta = pd.read_csv(root / "metadata.csv")
     meta["source"] = np.where(np.arange(len(meta)) % 3 == 0, "osc", "sedm")
     meta.to_csv(root / "metadata.csv", index=False)
-    dm = make_dm(compose_cfg, root, "data.layer=layer1", "data.positive=Hrich", "data.val_sources=[sedm]",
-                 "data.augment.enabled=false")
+    dm = make_dm(
+        compose_cfg,
+        root,
+        "data.layer=layer1",
+        "data.positive=Hrich",
+        "data.val_sources=[sedm]",
+        "data.augment.enabled=false",
+    )
     assert len(dm.tables["val"]) and set(dm.tables["val"]["source"]) == {"sedm"}
     names = {split: set(t["name"]) for split, t in dm.tables.items()}
     assert not names["train"] & names["val"] and not names["train"] & names["test"]

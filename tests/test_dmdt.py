@@ -1,10 +1,10 @@
 import numpy as np
 
-from ccsnscore.dmdt import DM_EDGES, DT_EDGES, dmdt_histogram
+from ccsnscore.data.dmdt import DM_EDGES, DT_EDGES, dmdt_histogram
 
 
 def test_edges_are_the_papers():
-    assert DM_EDGES.size == 25 and DT_EDGES.size == 25
+    assert len(DM_EDGES) == 25 and len(DT_EDGES) == 25
     assert DM_EDGES[0] == -4.5 and DM_EDGES[-1] == 4.5 and DT_EDGES[-1] == 300
 
 
@@ -13,8 +13,8 @@ def test_flat_light_curve_fills_the_zero_delta_m_row():
     hist = dmdt_histogram(days, np.full(3, 18.0))
     assert hist.shape == (24, 24)
     zero_row = np.searchsorted(DM_EDGES, 0.0, side="right") - 1  # the [0, 0.05) bin
-    one_day = np.searchsorted(DT_EDGES, 1.0, side="right") - 1   # [1, 2)
-    two_day = np.searchsorted(DT_EDGES, 2.0, side="right") - 1   # [2, 3)
+    one_day = np.searchsorted(DT_EDGES, 1.0, side="right") - 1  # [1, 2)
+    two_day = np.searchsorted(DT_EDGES, 2.0, side="right") - 1  # [2, 3)
     assert hist[zero_row, one_day] == np.float32(2 / 3)
     assert hist[zero_row, two_day] == np.float32(1 / 3)
     assert hist.sum() == np.float32(1.0)

@@ -1,13 +1,13 @@
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from ccsnscore.cache import load_or_prepare
-from ccsnscore.evaluate import evaluate_case
-from ccsnscore.report import write_report
-from ccsnscore.scoring import load_model_set
-from ccsnscore.splits import load_or_create_test_split
+from ccsnscore.data.cache import load_or_prepare
+from ccsnscore.data.config import PreprocessingConfig
+from ccsnscore.data.splits import load_or_create_test_split
+from ccsnscore.evaluation.report import write_report
+from ccsnscore.evaluation.testset import evaluate_case
+from ccsnscore.inference.model_set import load_model_set
 from ccsnscore.testing.toy_models import write_untrained_models
 from tests.conftest import CONF_DIR
 
@@ -15,8 +15,7 @@ from tests.conftest import CONF_DIR
 @pytest.fixture
 def toy_models(toy_root, tmp_path):
     """Untrained classifiers of all layers (case S) and layer 1 (case SL), recording a test split."""
-    pp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "preprocessing" / "default.yaml"))
-    ds, _ = load_or_prepare(toy_root, tmp_path / "cache", pp)
+    ds, _ = load_or_prepare(toy_root, tmp_path / "cache", PreprocessingConfig())
     split = tmp_path / "split.csv"
     load_or_create_test_split(split, ds.samples, 0.4, 0)
     return write_untrained_models(tmp_path / "models", cases=("S", "SL"), test_split_file=split), split
@@ -25,9 +24,16 @@ def toy_models(toy_root, tmp_path):
 def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):
     models, split = toy_models
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("evaluate", overrides=[f"models={models}", f"paths.data_root={toy_root}",
-                                             f"paths.cache_dir={tmp_path / 'cache'}", "n_passes=5",
-                                             f"output_dir={tmp_path / 'report'}"])
+        cfg = compose(
+            "evaluate",
+            overrides=[
+                f"models={models}",
+                f"paths.data_root={toy_root}",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                "n_passes=5",
+                f"output_dir={tmp_path / 'report'}",
+            ],
+        )
     scored, infos = {}, {}
     for case in ("S", "SL"):
         scored[case], infos[case] = evaluate_case(load_model_set(models, case), cfg)
@@ -37,8 +43,14 @@ def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):
     assert "II" not in scored["SL"]
     report = write_report(scored, tmp_path / "report", infos, command="test")
     text = report.read_text()
-    for heading in ("Layer 1: H-rich vs H-poor", "Layer 2a", "Ib vs Ic (Ic-BL merged", "Layer 0",
-                    "Whole hierarchy", "Input cases side by side"):
+    for heading in (
+        "Layer 1: H-rich vs H-poor",
+        "Layer 2a",
+        "Ib vs Ic (Ic-BL merged",
+        "Layer 0",
+        "Whole hierarchy",
+        "Input cases side by side",
+    ):
         assert heading in text
     figures = list((tmp_path / "report" / "figures").glob("*.png"))
     assert {"roc_layer1_S.png", "hist_layer1_S.png", "roc_layer1_SL.png"} <= {f.name for f in figures}
@@ -52,4 +64,4 @@ def test_evaluate_refuses_to_guess_the_models():
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose("evaluate")
     with pytest.raises(Exception, match="Missing mandatory value"):
-        cfg.models
+        _ = cfg.models

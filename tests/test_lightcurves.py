@@ -2,9 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ccsnscore.lightcurves import (InterpolatedBand, LightCurveConfig, flux_channel, gp_interpolate,
-                                   interpolate_lightcurve, select_detections)
-from ccsnscore.readers import BadInputError, read_lightcurve
+from ccsnscore.data.io import BadInputError, read_lightcurve
+from ccsnscore.data.lightcurves import (
+    InterpolatedBand,
+    LightCurveConfig,
+    flux_channel,
+    gp_interpolate,
+    interpolate_lightcurve,
+    select_detections,
+)
 
 
 def linear_lc(n=30, slope=0.03, t_end=90.0, bands=("g", "r")):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ccsnscore.classifier import BinaryClassifier
-from ccsnscore.layers import MCDropout
-from ccsnscore.mc_dropout import mc_dropout_scores, mc_dropout_scores_naive
+from ccsnscore.inference.mc_dropout import mc_dropout_scores, mc_dropout_scores_naive
+from ccsnscore.model.layers import MCDropout
+from ccsnscore.model.network import BinaryClassifier
 
 
 @pytest.fixture(scope="module")
@@ -13,8 +13,7 @@ def model_and_batch():
     model = BinaryClassifier("SD")
     with torch.no_grad():  # a sharper head so that dropout visibly spreads the scores
         model.head.weight.mul_(40.0)
-    batch = {"spectrum": torch.rand(6, 256, 1), "dmdt_r": torch.rand(6, 1, 24, 24),
-             "dmdt_g": torch.rand(6, 1, 24, 24)}
+    batch = {"spectrum": torch.rand(6, 256, 1), "dmdt_r": torch.rand(6, 1, 24, 24), "dmdt_g": torch.rand(6, 1, 24, 24)}
     batch["spectrum"][:2, 200:] = 0  # partial coverage
     return model, batch
 

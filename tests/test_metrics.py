@@ -1,15 +1,30 @@
 """Metrics with ambiguous decisions against scikit-learn and hand-computed values."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import (confusion_matrix, f1_score, multilabel_confusion_matrix,
-                             precision_score, recall_score, roc_auc_score)
+from sklearn.metrics import (
+    confusion_matrix,
+    f1_score,
+    multilabel_confusion_matrix,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
-from ccsnscore.metrics import (binary_roc, class_metrics, confidence_cut_summary,
-                               confusion_with_ambiguous, overall_accuracy, phase_bin_labels,
-                               roc_at_thresholds, tns_breakdown, wilson_interval)
+from ccsnscore.evaluation.metrics import (
+    binary_roc,
+    class_metrics,
+    confidence_cut_summary,
+    confusion_with_ambiguous,
+    overall_accuracy,
+    phase_bin_labels,
+    roc_at_thresholds,
+    tns_breakdown,
+    wilson_interval,
+)
 
 LAYER1 = ["Hrich", "Hpoor"]
 LAYER2A = ["II", "IIb-H", "IIn"]
@@ -46,12 +61,13 @@ def test_class_metrics_match_sklearn_without_ambiguous(no_ambiguous):
 
 
 def test_ambiguous_counts_as_fn_for_positives_and_tn_for_negatives():
-    true = ["Hrich"] * 5 + ["Hpoor"] * 4 + ["Ia"]          # Ia is not a layer-1 class: ignored
-    decision = (["Hrich", "Hrich", "Hrich", "ambiguous", "Hpoor"]
-                + ["Hpoor", "Hpoor", "ambiguous", "Hrich"] + ["Hrich"])
+    true = ["Hrich"] * 5 + ["Hpoor"] * 4 + ["Ia"]  # Ia is not a layer-1 class: ignored
+    decision = ["Hrich", "Hrich", "Hrich", "ambiguous", "Hpoor"] + ["Hpoor", "Hpoor", "ambiguous", "Hrich"] + ["Hrich"]
     cm = confusion_with_ambiguous(true, decision, LAYER1)
-    assert cm.to_dict("index") == {"Hrich": {"Hrich": 3, "Hpoor": 1, "Ambi": 1},
-                                   "Hpoor": {"Hrich": 1, "Hpoor": 2, "Ambi": 1}}
+    assert cm.to_dict("index") == {
+        "Hrich": {"Hrich": 3, "Hpoor": 1, "Ambi": 1},
+        "Hpoor": {"Hrich": 1, "Hpoor": 2, "Ambi": 1},
+    }
     got = class_metrics(true, decision, LAYER1)
     # Hrich: TP 3, FN 2 (one Hpoor call + one ambiguous), FP 1, TN 3 (2 Hpoor + 1 ambiguous)
     assert got.loc["Hrich", ["TP", "FN", "FP", "TN", "n", "n_ambiguous"]].tolist() == [3, 2, 1, 3, 9, 1]
@@ -114,34 +130,43 @@ def test_phase_bins():
 
 
 def test_tns_breakdown_counts():
-    table = pd.DataFrame({
-        "phase": [5, 5, 5, 15, 15, np.nan, 5],
-        "num_snid": [40, 40, 40, 40, 25, 40, np.nan],
-        "true": ["Hrich", "Hrich", "Hpoor", "Hrich", "Hrich", "Hpoor", "Hrich"],
-        "decision": ["Hrich", "Hrich", "Hrich", "Hpoor", "Hrich", "Hpoor", "Hrich"],
-        "score": [0.9, 0.7, 0.9, 0.9, 0.85, 0.9, 0.99],
-        "score_std": [0.01] * 7,
-    })
-    got = tns_breakdown(table, classes=LAYER1, phase_edges=(10,)).set_index(
-        ["criterion", "phase_bin", "true_class"])
+    table = pd.DataFrame(
+        {
+            "phase": [5, 5, 5, 15, 15, np.nan, 5],
+            "num_snid": [40, 40, 40, 40, 25, 40, np.nan],
+            "true": ["Hrich", "Hrich", "Hpoor", "Hrich", "Hrich", "Hpoor", "Hrich"],
+            "decision": ["Hrich", "Hrich", "Hrich", "Hpoor", "Hrich", "Hpoor", "Hrich"],
+            "score": [0.9, 0.7, 0.9, 0.9, 0.85, 0.9, 0.99],
+            "score_std": [0.01] * 7,
+        }
+    )
+    got = tns_breakdown(table, classes=LAYER1, phase_edges=(10,)).set_index(["criterion", "phase_bin", "true_class"])
     row = got.loc[(1, "<=10", "Hrich")]
     # two true Hrich at <=10 d in tier 1, one reportable and right; one Hpoor reported as Hrich
     assert row[["n", "n_reportable", "n_correct", "n_reported_as"]].tolist() == [2, 1, 1, 2]
     assert row["TPR"] == pytest.approx(1.0) and row["precision"] == pytest.approx(0.5)
     assert got.loc[(1, ">10", "Hrich"), "TPR"] == pytest.approx(0.0)
-    assert got.loc[(2, ">10", "Hrich"), "n_reportable"] == 0    # 0.85 < 0.9 in tier 2
-    assert got.loc[(0, "<=10", "Hrich"), "n_reportable"] == 0   # NaN numSNID never reportable
+    assert got.loc[(2, ">10", "Hrich"), "n_reportable"] == 0  # 0.85 < 0.9 in tier 2
+    assert got.loc[(0, "<=10", "Hrich"), "n_reportable"] == 0  # NaN numSNID never reportable
     assert got.loc[(1, "unknown", "Hpoor"), "n_correct"] == 1
     assert got.loc[("all", "<=10", "Hrich"), "n"] == 3
     assert list(got.index.get_level_values(0).unique()) == [1, 2, 0, "all"]
 
 
 def test_snid_scores_from_sedm_header():
-    from ccsnscore.snid import parse_snid_header, snid_scores, snid_table
+    from ccsnscore.evaluation.snid import parse_snid_header, snid_scores, snid_table
 
-    header = {"SNIDMATCHTYPE": "Ic", "SNIDMATCHSUBTYPE": "broad", "SNIDMATCHRLAP": "8.97",
-              "SNIDFRAC_IA": "0.5", "SNIDFRAC_IB": "0.1", "SNIDFRAC_IC": "0.3", "SNIDFRAC_II": "0.1",
-              "SNIDFRAC_NOTSN": "0.0", "QUALITY": "1"}
+    header = {
+        "SNIDMATCHTYPE": "Ic",
+        "SNIDMATCHSUBTYPE": "broad",
+        "SNIDMATCHRLAP": "8.97",
+        "SNIDFRAC_IA": "0.5",
+        "SNIDFRAC_IB": "0.1",
+        "SNIDFRAC_IC": "0.3",
+        "SNIDFRAC_II": "0.1",
+        "SNIDFRAC_NOTSN": "0.0",
+        "QUALITY": "1",
+    }
     got = snid_scores(header)
     assert got["Hrich"] == pytest.approx(0.2) and got["Hpoor"] == pytest.approx(0.8)
     assert got["Hrich_frac"] == pytest.approx(0.1) and got["Hpoor_frac"] == pytest.approx(0.4)

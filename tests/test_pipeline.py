@@ -1,15 +1,15 @@
 """Dataset-level behaviour: bad input in a batch, the cache, the dataset root."""
+
 import gzip
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from ccsnscore import cache as cache_module
-from ccsnscore.cache import load_or_prepare
-from ccsnscore.dataset import DatasetNotFoundError, dataset_fingerprint, resolve_data_root
+from ccsnscore.data import cache as cache_module
+from ccsnscore.data.cache import load_or_prepare
+from ccsnscore.data.io import DatasetNotFoundError, dataset_fingerprint, resolve_data_root
 from ccsnscore.testing.toy_dataset import write_toy_dataset
 
 
@@ -27,8 +27,9 @@ def broken_root(tmp_path):
     with gzip.open(spec / "nan.ascii.gz", "wt") as fh:
         fh.write("\n".join(f"{4000 + 20 * i} nan" for i in range(200)))
     (root / "lightcurves" / "sparse.csv").write_text("mjd,mag,emag,filter\n1,18,0.1,g\n2,18,0.1,r\n")
-    (root / "lightcurves" / "odd.csv").write_text("mjd,mag,emag,filter\n" + "".join(
-        f"{i},18,0.05,{'i' if i % 2 else 'r'}\n" for i in range(20)))
+    (root / "lightcurves" / "odd.csv").write_text(
+        "mjd,mag,emag,filter\n" + "".join(f"{i},18,0.05,{'i' if i % 2 else 'r'}\n" for i in range(20))
+    )
     good = meta.iloc[0].to_dict()
     extra = [
         {**good, "name": "bad1", "specfilename": "spectra/sedm/garbage.ascii.gz"},
@@ -49,11 +50,16 @@ def test_bad_input_is_counted_and_the_batch_goes_on(broken_root, compose_cfg, tm
     ds, _ = load_or_prepare(cfg.paths.data_root, cfg.paths.cache_dir, cfg.preprocessing)
     assert len(ds.samples) == 9 + 2  # the good ones and the two with bad light curves
     spectrum_skips = ds.skips[ds.skips["stage"] == "spectrum"].set_index("name")["reason"].to_dict()
-    assert spectrum_skips == {"bad1": "unreadable_file", "bad2": "non_numeric", "bad3": "too_few_points",
-                              "bad4": "all_nan_flux", "bad5": "missing_z", "bad6": "missing_file"}
+    assert spectrum_skips == {
+        "bad1": "unreadable_file",
+        "bad2": "non_numeric",
+        "bad3": "too_few_points",
+        "bad4": "all_nan_flux",
+        "bad5": "missing_z",
+        "bad6": "missing_file",
+    }
     lc_skips = ds.skips[ds.skips["stage"] == "lightcurve"]
-    assert set(lc_skips.loc[lc_skips["name"] == "lc1", "reason"]) == {"too_few_detections_g",
-                                                                       "too_few_detections_r"}
+    assert set(lc_skips.loc[lc_skips["name"] == "lc1", "reason"]) == {"too_few_detections_g", "too_few_detections_r"}
     assert "unknown_filter" in set(lc_skips.loc[lc_skips["name"] == "lc2", "reason"])
     kept = ds.samples.set_index("name")
     assert not kept.loc["lc1", "has_lc_r"] and kept.loc["lc2", "has_lc_r"]
@@ -79,8 +85,11 @@ def test_cache_is_reused_and_rebuilt_when_config_or_data_change(compose_cfg, tmp
     changed = OmegaConf.merge(cfg.preprocessing, {"spectrum": {"median_kernel": 7}})
     with pytest.raises(AssertionError, match="reused"):
         load_or_prepare(root, cfg.paths.cache_dir, changed)
-    n_jobs_only = OmegaConf.merge(cfg.preprocessing, {"lightcurve": {"n_jobs": 1}})
-    load_or_prepare(root, cfg.paths.cache_dir, n_jobs_only)  # no effect on output: same cache
+    # runtime settings are not part of the key: more processes, or an older file's n_jobs, reuse it
+    load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing, n_jobs=2)
+    older = OmegaConf.to_container(cfg.preprocessing)
+    older["lightcurve"]["n_jobs"] = 7
+    load_or_prepare(root, cfg.paths.cache_dir, older)
 
     before = dataset_fingerprint(root)
     lc = next((root / "lightcurves").iterdir())
@@ -104,9 +113,83 @@ def test_prepare_command_prints_counts(toy_root, tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "ccsnscore.prepare", f"paths.data_root={toy_root}",
-                          f"paths.cache_dir={tmp_path / 'c'}", f"paths.test_split_file={tmp_path / 's.csv'}",
-                          f"paths.output_dir={tmp_path / 'o'}"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ccsnscore.prepare",
+            f"paths.data_root={toy_root}",
+            f"paths.cache_dir={tmp_path / 'c'}",
+            f"paths.test_split_file={tmp_path / 's.csv'}",
+            f"paths.output_dir={tmp_path / 'o'}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for title in ("== types ==", "== skips ==", "== layer1 ==", "== label_status ==", "test", "train+val"):
         assert title in out.stdout
     assert (tmp_path / "s.csv").is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncate_arrays", "remove_samples", "cut_samples", "edit_manifest"])
+def test_a_damaged_cache_is_detected_and_rebuilt(compose_cfg, tmp_path, damage, caplog):
+    root = write_toy_dataset(tmp_path / "data", n_objects=6, spectra_per_object=1)
+    cfg = compose_cfg(data_root=root)
+    first, manifest = load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+    folder = tmp_path / "cache" / manifest["cache_key"]
+    if damage == "truncate_arrays":
+        data = (folder / "arrays.npz").read_bytes()
+        (folder / "arrays.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "remove_samples":
+        (folder / "samples.csv").unlink()
+    elif damage == "cut_samples":
+        lines = (folder / "samples.csv").read_text().splitlines(keepends=True)
+        (folder / "samples.csv").write_text("".join(lines[:-2]))
+    else:
+        (folder / "manifest.json").write_text("{not json")
+    with caplog.at_level("WARNING"):
+        again, _ = load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+    assert "rebuilding the cache" in caplog.text
+    np.testing.assert_array_equal(first.spectrum, again.spectrum)
+    assert len(again.samples) == len(first.samples)
+    cache_module.verify_cache(folder)  # the rebuilt folder verifies
+
+
+def test_stale_temporary_folders_are_removed(compose_cfg, tmp_path):
+    import os
+    import time
+
+    root = write_toy_dataset(tmp_path / "data", n_objects=4, spectra_per_object=1)
+    cfg = compose_cfg(data_root=root)
+    stale = tmp_path / "cache" / ".tmp-killed"
+    stale.mkdir(parents=True)
+    old = time.time() - 2 * cache_module.STALE_TMP_SECONDS
+    os.utime(stale, (old, old))
+    fresh = tmp_path / "cache" / ".tmp-running"
+    fresh.mkdir()
+    load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_two_processes_share_one_cache(compose_cfg, tmp_path):
+    import subprocess
+    import sys
+
+    root = write_toy_dataset(tmp_path / "data", n_objects=8, spectra_per_object=1)
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from ccsnscore.data.cache import load_or_prepare; "
+        "from ccsnscore.data.config import PreprocessingConfig; "
+        "ds, m = load_or_prepare(sys.argv[1], sys.argv[2], PreprocessingConfig()); print(m['cache_key'])",
+        str(root),
+        str(tmp_path / "cache"),
+    ]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err for _, err in outputs]
+    keys = {out.strip() for out, _ in outputs}
+    assert len(keys) == 1
+    folders = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    assert [p.name for p in folders] == list(keys)

@@ -1,12 +1,13 @@
 """Plots write non-empty PNG files and return Figures."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from ccsnscore.metrics import confusion_with_ambiguous, roc_at_thresholds
-from ccsnscore.plots import plot_confusion, plot_confusion_grid, plot_roc, plot_score_histograms
+from ccsnscore.evaluation.metrics import confusion_with_ambiguous, roc_at_thresholds
+from ccsnscore.evaluation.plots import plot_confusion, plot_confusion_grid, plot_roc, plot_score_histograms
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LAYER1 = ["Hrich", "Hpoor"]
@@ -20,7 +21,7 @@ def assert_png(path):
 @pytest.fixture(scope="module")
 def layer1_sample():
     rng = np.random.default_rng(0)
-    y = rng.random(80) < 0.6                      # True: H-rich
+    y = rng.random(80) < 0.6  # True: H-rich
     hrich = np.clip(np.where(y, 0.8, 0.2) + rng.normal(0, 0.2, 80), 0, 1)
     true = np.where(y, "Hrich", "Hpoor")
     decision = np.where(hrich > 0.6, "Hrich", np.where(hrich < 0.4, "Hpoor", "ambiguous"))
@@ -54,8 +55,12 @@ def test_confusion_grid_for_input_cases(tmp_path, layer1_sample):
 def test_roc_with_snid(tmp_path, layer1_sample):
     y, hrich, _, _ = layer1_sample
     rlap = np.where(hrich > 0.5, 20 * hrich, -np.inf)
-    fig = plot_roc({"Hrich": (y, hrich), "Hpoor": (~y, 1 - hrich)}, snid=(y, hrich ** 2),
-                   snid_points=roc_at_thresholds(y, rlap, np.arange(0, 26)), path=tmp_path / "roc.png")
+    fig = plot_roc(
+        {"Hrich": (y, hrich), "Hpoor": (~y, 1 - hrich)},
+        snid=(y, hrich**2),
+        snid_points=roc_at_thresholds(y, rlap, np.arange(0, 26)),
+        path=tmp_path / "roc.png",
+    )
     assert_png(tmp_path / "roc.png")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[0].startswith("Hrich (AUC = ") and any(lab.startswith("SNID") for lab in labels)
@@ -64,7 +69,8 @@ def test_roc_with_snid(tmp_path, layer1_sample):
 
 def test_score_histograms(tmp_path, layer1_sample):
     y, hrich, _, _ = layer1_sample
-    fig = plot_score_histograms({"gold": (y[:40], hrich[:40]), "bronze": (y[40:], hrich[40:])},
-                                title="Hrich", path=tmp_path / "hist.png")
+    fig = plot_score_histograms(
+        {"gold": (y[:40], hrich[:40]), "bronze": (y[40:], hrich[40:])}, title="Hrich", path=tmp_path / "hist.png"
+    )
     assert_png(tmp_path / "hist.png")
     assert len(fig.axes[0].get_legend().get_texts()) == 4

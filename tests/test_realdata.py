@@ -1,11 +1,12 @@
 """Integration on a real subset of the public dataset."""
+
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ccsnscore.cache import load_or_prepare
+from ccsnscore.data.cache import load_or_prepare
 
 pytestmark = pytest.mark.realdata
 
@@ -14,9 +15,11 @@ pytestmark = pytest.mark.realdata
 def real_subset(public_data_root, tmp_path_factory):
     """~80 real spectra (SEDM with light curves, OSC at native resolution, SEDM with z=99)."""
     meta = pd.read_csv(public_data_root / "metadata.csv")
-    parts = [meta[(meta["source"] == "sedm") & (meta["lcfilename"].notna()) & (meta["z"] < 1)].sample(40, random_state=1),
-             meta[meta["source"] == "osc"].sample(30, random_state=1),
-             meta[meta["z"] == 99].head(5)]
+    parts = [
+        meta[(meta["source"] == "sedm") & (meta["lcfilename"].notna()) & (meta["z"] < 1)].sample(40, random_state=1),
+        meta[meta["source"] == "osc"].sample(30, random_state=1),
+        meta[meta["z"] == 99].head(5),
+    ]
     subset = pd.concat(parts)
     root = tmp_path_factory.mktemp("real") / "data"
     root.mkdir()
@@ -45,8 +48,9 @@ def test_real_subset_preprocesses(real_subset, compose_cfg):
 
 def test_realtime_light_curves_are_shorter(real_subset, compose_cfg):
     root, _ = real_subset
-    full, _ = load_or_prepare(root, compose_cfg(data_root=root).paths.cache_dir,
-                              compose_cfg(data_root=root).preprocessing)
+    full, _ = load_or_prepare(
+        root, compose_cfg(data_root=root).paths.cache_dir, compose_cfg(data_root=root).preprocessing
+    )
     cfg = compose_cfg(data_root=root, overrides=["preprocessing.lightcurve.realtime=true"])
     live, _ = load_or_prepare(root, cfg.paths.cache_dir, cfg.preprocessing)
     n_full = np.isfinite(full.lc_mag[:, 0, :, 0]).sum()

@@ -1,10 +1,11 @@
 """Balanced training rounds (paper section 4)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ccsnscore.sampling import balanced_rounds
+from ccsnscore.training.sampling import balanced_rounds
 
 
 def _check_rounds(labels, rounds):
@@ -25,15 +26,18 @@ def _check_rounds(labels, rounds):
         used_large |= large
 
 
-@pytest.mark.parametrize("n_pos, n_neg, max_rounds, expected", [
-    (10, 35, 3, 3),    # enough for 3 rounds
-    (10, 25, 3, 2),    # 5 left over after 2 rounds: not enough for a third
-    (10, 100, 3, 3),   # capped by max_rounds
-    (10, 100, 5, 5),
-    (30, 10, 3, 3),    # positives larger
-    (10, 10, 3, 1),    # balanced: one round with everything
-    (10, 19, 3, 1),
-])
+@pytest.mark.parametrize(
+    "n_pos, n_neg, max_rounds, expected",
+    [
+        (10, 35, 3, 3),  # enough for 3 rounds
+        (10, 25, 3, 2),  # 5 left over after 2 rounds: not enough for a third
+        (10, 100, 3, 3),  # capped by max_rounds
+        (10, 100, 5, 5),
+        (30, 10, 3, 3),  # positives larger
+        (10, 10, 3, 1),  # balanced: one round with everything
+        (10, 19, 3, 1),
+    ],
+)
 def test_round_counts_and_draws(n_pos, n_neg, max_rounds, expected):
     labels = np.r_[np.ones(n_pos), np.zeros(n_neg)]
     np.random.default_rng(1).shuffle(labels)

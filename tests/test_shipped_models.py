@@ -1,18 +1,26 @@
 """The classifiers shipped inside the package."""
+
 import hashlib
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ccsnscore.checkpoints import classifier_metadata, load_classifier
-from ccsnscore.classify import classify_table
-from ccsnscore.scoring import load_model_set, shipped_models_dir
+from ccsnscore.inference.classify import classify_table
+from ccsnscore.inference.model_set import load_model_set, shipped_models_dir
+from ccsnscore.model.checkpoints import classifier_metadata, load_classifier
 from tests.conftest import REPO
 
-NAMES = [f"layer1/{case}/{cls}" for case in ("S", "SL", "SD", "SLD") for cls in ("Hrich", "Hpoor")] + \
-    ["layer0/S/Ia", "layer0/S/nonIa", "layer2a/S/II", "layer2a/S/IIb-H", "layer2a/S/IIn",
-     "layer2b/S/Ib", "layer2b/S/Ic", "layer2b/S/Ic-BL"]
+NAMES = [f"layer1/{case}/{cls}" for case in ("S", "SL", "SD", "SLD") for cls in ("Hrich", "Hpoor")] + [
+    "layer0/S/Ia",
+    "layer0/S/nonIa",
+    "layer2a/S/II",
+    "layer2a/S/IIb-H",
+    "layer2a/S/IIn",
+    "layer2b/S/Ib",
+    "layer2b/S/Ic",
+    "layer2b/S/Ic-BL",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

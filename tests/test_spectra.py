@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ccsnscore.readers import BadInputError, read_spectrum
-from ccsnscore.spectra import SpectrumConfig, preprocess_spectrum, smooth_to_resolution, wavelength_grid
+from ccsnscore.data.io import BadInputError, read_spectrum
+from ccsnscore.data.spectra import SpectrumConfig, preprocess_spectrum, smooth_to_resolution, wavelength_grid
 
 CFG = SpectrumConfig()
 
@@ -45,16 +45,19 @@ def test_grid_outside_coverage_is_zero():
     assert np.all(out[grid > 5010] > 0)
 
 
-@pytest.mark.parametrize("wave,flux,z,reason", [
-    (np.linspace(4000, 9000, 10), np.ones(10), 0.01, "too_few_points"),
-    (np.repeat(np.linspace(4000, 9000, 10), 10), np.ones(100), 0.01, "too_few_points"),
-    (np.linspace(4000, 9000, 100), np.full(100, np.nan), 0.01, "all_nan_flux"),
-    (np.linspace(4000, 9000, 100), np.ones(100), np.nan, "missing_z"),
-    (np.linspace(4000, 9000, 100), np.ones(100), -0.1, "missing_z"),
-    (np.linspace(4000, 9000, 100), np.ones(100), 99.0, "missing_z"),
-    (np.linspace(400, 900, 100), np.ones(100), 0.01, "wave_out_of_range"),  # nanometres
-    (np.linspace(9300, 12000, 100), np.ones(100), 0.0, "too_few_points"),
-])
+@pytest.mark.parametrize(
+    "wave,flux,z,reason",
+    [
+        (np.linspace(4000, 9000, 10), np.ones(10), 0.01, "too_few_points"),
+        (np.repeat(np.linspace(4000, 9000, 10), 10), np.ones(100), 0.01, "too_few_points"),
+        (np.linspace(4000, 9000, 100), np.full(100, np.nan), 0.01, "all_nan_flux"),
+        (np.linspace(4000, 9000, 100), np.ones(100), np.nan, "missing_z"),
+        (np.linspace(4000, 9000, 100), np.ones(100), -0.1, "missing_z"),
+        (np.linspace(4000, 9000, 100), np.ones(100), 99.0, "missing_z"),
+        (np.linspace(400, 900, 100), np.ones(100), 0.01, "wave_out_of_range"),  # nanometres
+        (np.linspace(9300, 12000, 100), np.ones(100), 0.0, "too_few_points"),
+    ],
+)
 def test_bad_spectra_raise_with_reason(wave, flux, z, reason):
     with pytest.raises(BadInputError) as err:
         preprocess_spectrum(wave, flux, z, "P60", CFG, source="file.ascii")
@@ -75,6 +78,7 @@ def test_non_sedm_spectra_are_smoothed_sedm_are_not():
     flux = 1.0 + np.exp(-0.5 * ((wave - 6500.0) / 15.0) ** 2)  # FWHM 35 A, finer than SEDM's 65 A
     sedm = preprocess_spectrum(wave, flux, 0.0, "P60", CFG)
     other = preprocess_spectrum(wave, flux, 0.0, "Keck1 - LRIS", CFG)
+
     def contrast(x):
         return x.max() / np.median(x[x > 0]) - 1
 

@@ -1,5 +1,6 @@
 """Hyperparameter sweeps (ccsnscore.sweep): search configs, a resumed study on the toy dataset,
 bad trials, the pruning callback and the best-parameters experiment file."""
+
 from __future__ import annotations
 
 import math
@@ -8,14 +9,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import optuna
+import pandas as pd
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from optuna.trial import TrialState
 
 from ccsnscore import sweep
-from ccsnscore import train as train_module
-from ccsnscore.train import configure_malloc
+from ccsnscore.runtime import configure_malloc
+from ccsnscore.training.loop import train as real_train
+from ccsnscore.tuning import space
+from ccsnscore.tuning import study as study_module
+from ccsnscore.tuning.objective import TrialReport
+from ccsnscore.tuning.summary import SUMMARY_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "src" / "ccsnscore" / "conf"
@@ -31,10 +37,18 @@ def sweep_cache(tmp_path_factory) -> Path:
 
 
 def _overrides(tmp_path, data_root=None, cache=None, *extra) -> list[str]:
-    overrides = [f"paths.test_split_file={tmp_path / 'split.csv'}", f"paths.output_dir={tmp_path / 'outputs'}",
-                 "hparams_search=layer1_optuna", "+experiment=layer1_S", "classifiers=[Hrich]",
-                 "trainer.max_epochs=2", "+trainer.limit_train_batches=2", "logger=none",
-                 f"sweep_dir={tmp_path / 'sweep'}", "hparams_search.sampler.n_startup_trials=1"]
+    overrides = [
+        f"paths.test_split_file={tmp_path / 'split.csv'}",
+        f"paths.output_dir={tmp_path / 'outputs'}",
+        "hparams_search=layer1_optuna",
+        "+experiment=layer1_S",
+        "classifiers=[Hrich]",
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=2",
+        "logger=none",
+        f"sweep_dir={tmp_path / 'sweep'}",
+        "hparams_search.sampler.n_startup_trials=1",
+    ]
     if data_root is not None:
         overrides += [f"paths.data_root={data_root}", f"paths.cache_dir={cache}"]
     return overrides + list(extra)
@@ -50,107 +64,133 @@ def test_search_configs_compose_and_name_real_keys(compose_cfg, search):
     cfg = compose_cfg("train", [f"hparams_search={search}", "+experiment=layer1_SLD"])
     assert cfg.optimized_metric == "val/loss_best" and cfg.hparams_search.direction == "minimize"
     assert str(cfg.hparams_search.storage) == f"sqlite:///{cfg.hparams_search.sweep_dir}/optuna.db"
-    params = sweep.parse_params(cfg.hparams_search.params)
+    params = space.parse_params(cfg.hparams_search.params)
     assert {p.name for p in params} >= {"spectrum_bilstm_1", "dmdt_conv_1", "lightcurve_lstm", "lr", "batch_size"}
     for p in params:
         for key in p.keys:
-            assert sweep.OmegaConf.select(cfg, key, default="<missing>") != "<missing>", key
+            assert space.OmegaConf.select(cfg, key, default="<missing>") != "<missing>", key
     by_name = {p.name: p for p in params}
     # Table 2 ranges
-    assert (by_name["spectrum_bilstm_1"].low, by_name["spectrum_bilstm_1"].high, by_name["spectrum_bilstm_1"].step) == (4, 24, 4)
+    assert (by_name["spectrum_bilstm_1"].low, by_name["spectrum_bilstm_1"].high, by_name["spectrum_bilstm_1"].step) == (
+        4,
+        24,
+        4,
+    )
     assert (by_name["dmdt_conv_1"].low, by_name["dmdt_conv_1"].high, by_name["dmdt_conv_1"].step) == (16, 64, 16)
     assert (by_name["dmdt_conv_2"].low, by_name["dmdt_conv_2"].high, by_name["dmdt_conv_2"].step) == (8, 32, 8)
     assert (by_name["spectrum_dense"].low, by_name["spectrum_dense"].high, by_name["spectrum_dense"].step) == (8, 64, 8)
     assert (by_name["spectrum_dropout_1"].low, by_name["spectrum_dropout_1"].high) == (0.1, 0.9)
     assert by_name["lr"].log and by_name["batch_size"].choices == (32, 64, 128)
     # case S searches only the spectrum encoder (and lr, batch size)
-    case_s = {p.name for p in sweep.active_params(params, "S")}
+    case_s = {p.name for p in space.active_params(params, "S")}
     assert case_s == {n for n, p in by_name.items() if p.channel in (None, "S")}
-    assert len(sweep.active_params(params, "SLD")) == len(params)
+    assert len(space.active_params(params, "SLD")) == len(params)
 
 
 def test_helpers():
-    assert sweep.container_key("model.spectrum.lstm_units.0") == "model.spectrum.lstm_units"
-    assert sweep.container_key("model.optimizer.lr") == "model.optimizer.lr"
-    params = sweep.parse_params({"units": {"keys": ["a.0", "a.1"], "type": "int", "low": 4, "high": 8, "step": 4},
-                                 "lr": {"key": "o.lr", "type": "log", "low": 1e-4, "high": 1e-2},
-                                 "act": {"key": "o.act", "type": "categorical", "choices": ["relu", "a b"]},
-                                 "gone": None})
+    assert space.container_key("model.spectrum.lstm_units.0") == "model.spectrum.lstm_units"
+    assert space.container_key("model.optimizer.lr") == "model.optimizer.lr"
+    params = space.parse_params(
+        {
+            "units": {"keys": ["a.0", "a.1"], "type": "int", "low": 4, "high": 8, "step": 4},
+            "lr": {"key": "o.lr", "type": "log", "low": 1e-4, "high": 1e-2},
+            "act": {"key": "o.act", "type": "categorical", "choices": ["relu", "a b"]},
+            "gone": None,
+        }
+    )
     assert [p.name for p in params] == ["units", "lr", "act"] and params[1].log and params[1].type == "float"
-    assert sweep.trial_overrides(params, {"units": 8, "lr": 0.001, "act": "a b"}) == \
-        ["a.0=8", "a.1=8", "o.lr=0.001", "o.act='a b'"]
-    assert sweep.expand_short_keys(["n_trials=3", "+experiment=x"]) == \
-        ["hparams_search=optuna", "hparams_search.n_trials=3", "+experiment=x"]
-    assert sweep.expand_short_keys(["hparams_search=layer1_optuna"]) == ["hparams_search=layer1_optuna"]
-    assert sweep.experiments_of(["+experiment=[layer1_S,extra]", "x=1"]) == ["layer1_S", "extra"]
-    for bad in ({"type": "int", "low": 1}, {"key": "a", "type": "cube", "low": 0, "high": 1},
-                {"key": "a", "type": "categorical"}, {"key": "a", "type": "int", "low": 0, "high": 1, "lo": 2},
-                {"key": "a", "type": "int", "low": 0, "high": 1, "channel": "X"}):
+    assert space.trial_overrides(params, {"units": 8, "lr": 0.001, "act": "a b"}) == [
+        "a.0=8",
+        "a.1=8",
+        "o.lr=0.001",
+        "o.act='a b'",
+    ]
+    assert study_module.expand_short_keys(["n_trials=3", "+experiment=x"]) == [
+        "hparams_search=optuna",
+        "hparams_search.n_trials=3",
+        "+experiment=x",
+    ]
+    assert study_module.expand_short_keys(["hparams_search=layer1_optuna"]) == ["hparams_search=layer1_optuna"]
+    assert study_module.experiments_of(["+experiment=[layer1_S,extra]", "x=1"]) == ["layer1_S", "extra"]
+    for bad in (
+        {"type": "int", "low": 1},
+        {"key": "a", "type": "cube", "low": 0, "high": 1},
+        {"key": "a", "type": "categorical"},
+        {"key": "a", "type": "int", "low": 0, "high": 1, "lo": 2},
+        {"key": "a", "type": "int", "low": 0, "high": 1, "channel": "X"},
+    ):
         with pytest.raises(ValueError):
-            sweep.parse_params({"p": bad})
+            space.parse_params({"p": bad})
 
 
 def test_report_callback_prunes_on_nan_and_on_pruner():
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.5))
     trial = study.ask()
-    sweep._LIVE_TRIALS[trial.number] = {"trial": trial, "fits": 0}
-    try:
-        callback = sweep.TrialReport(trial.number, metric="val/loss_best")
-        trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, datamodule=SimpleNamespace(positive="Hrich"),
-                                  callback_metrics={"val/loss": torch.tensor(0.45), "val/loss_best": torch.tensor(0.4)})
-        callback.on_fit_start(trainer, None)
-        callback.on_validation_end(trainer, None)          # reported, below the threshold
-        assert study.trials[0].intermediate_values == {0: pytest.approx(0.4)}
-        trainer.current_epoch, trainer.callback_metrics = 1, {"val/loss": torch.tensor(0.9), "val/loss_best": torch.tensor(0.9)}
-        with pytest.raises(optuna.TrialPruned):
-            callback.on_validation_end(trainer, None)
-        second = sweep.TrialReport(trial.number, metric="val/loss_best")  # a later fit: not reported, but NaN prunes
-        second.on_fit_start(trainer, None)
-        trainer.callback_metrics = {"val/loss": torch.tensor(float("nan"))}
-        with pytest.raises(optuna.TrialPruned, match="nan"):
-            second.on_validation_end(trainer, None)
-    finally:
-        sweep._LIVE_TRIALS.pop(trial.number, None)
-    sweep.TrialReport(12345).on_validation_end(trainer, None)  # no live trial: nothing happens
+    callback = TrialReport(trial, metric="val/loss_best")
+    trainer = SimpleNamespace(
+        sanity_checking=False,
+        current_epoch=0,
+        datamodule=SimpleNamespace(positive="Hrich"),
+        callback_metrics={"val/loss": torch.tensor(0.45), "val/loss_best": torch.tensor(0.4)},
+    )
+    callback.on_validation_end(trainer, None)  # reported, below the threshold
+    assert study.trials[0].intermediate_values == {0: pytest.approx(0.4)}
+    trainer.current_epoch, trainer.callback_metrics = (
+        1,
+        {"val/loss": torch.tensor(0.9), "val/loss_best": torch.tensor(0.9)},
+    )
+    with pytest.raises(optuna.TrialPruned):
+        callback.on_validation_end(trainer, None)
+    trainer.callback_metrics = {"val/loss": torch.tensor(float("nan"))}
+    with pytest.raises(optuna.TrialPruned, match="nan"):
+        callback.on_validation_end(trainer, None)
+    trainer.sanity_checking = True  # the sanity check is never reported
+    callback.on_validation_end(trainer, None)
 
 
 # -- studies ------------------------------------------------------------------------------------
-def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tmp_path, monkeypatch):
-    real_train, calls = train_module.train, []
+def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tmp_path):
+    calls = []
 
-    def counting_train(cfg):
+    def counting_train(cfg, extra_callbacks=()):
         calls.append(str(cfg.run_dir))
-        return real_train(cfg)
+        return real_train(cfg, extra_callbacks)
 
-    monkeypatch.setattr(train_module, "train", counting_train)
     overrides = _overrides(tmp_path, toy_root, sweep_cache)
-    first = sweep.run_sweep([*overrides, "n_trials=2"])
+    first = study_module.run_sweep([*overrides, "n_trials=2"], train_fn=counting_train)
     assert [t.state for t in first.trials] == [TrialState.COMPLETE] * 2 and len(calls) == 2
     sweep_dir = tmp_path / "sweep"
     assert (sweep_dir / "trial_000" / "classifiers" / "layer1" / "S" / "Hrich.pt").is_file()
-    for name in sweep.SUMMARY_FILES:
+    for name in SUMMARY_FILES:
         assert (sweep_dir / name).is_file(), name
     first_params = [t.params for t in first.trials]
     # trial 0 is the baseline: layer1_S's own values
     assert first.trials[0].user_attrs["baseline"] and first_params[0] == {
-        "spectrum_bilstm_1": 24, "spectrum_bilstm_2": 24, "spectrum_dropout_1": 0.5, "spectrum_dropout_2": 0.1,
-        "spectrum_dense": 64, "spectrum_dense_dropout": 0.1, "lr": 0.001, "batch_size": 64}
-    for t in first.trials:   # val/loss_best (the best so far) was reported after every epoch
+        "spectrum_bilstm_1": 24,
+        "spectrum_bilstm_2": 24,
+        "spectrum_dropout_1": 0.5,
+        "spectrum_dropout_2": 0.1,
+        "spectrum_dense": 64,
+        "spectrum_dense_dropout": 0.1,
+        "lr": 0.001,
+        "batch_size": 64,
+    }
+    for t in first.trials:  # val/loss_best (the best so far) was reported after every epoch
         reported = list(t.intermediate_values.values())
         assert len(reported) == 2 and reported == sorted(reported, reverse=True)
     assert first.trials[0].user_attrs["overrides"][0].startswith("model.spectrum.lstm_units.0=")
 
     # resume: the stored study has 2 trials, n_trials=3 runs one more
     calls.clear()
-    sweep.run_sweep([*overrides, "n_trials=3"])
+    study_module.run_sweep([*overrides, "n_trials=3"], train_fn=counting_train)
     stored = _stored(tmp_path)
     assert len(stored.trials) == 3 and len(calls) == 1 and calls[0].endswith("trial_002")
     assert [t.params for t in stored.trials[:2]] == first_params
     assert all(t.state == TrialState.COMPLETE for t in stored.trials)
-    table = sweep.pd.read_csv(sweep_dir / "trials.csv")
+    table = pd.read_csv(sweep_dir / "trials.csv")
     assert list(table["number"]) == [0, 1, 2] and {"val/auroc", "params_lr", "state"} <= set(table.columns)
     calls.clear()
-    sweep.run_sweep([*overrides, "n_trials=3"])   # nothing left to do
+    study_module.run_sweep([*overrides, "n_trials=3"], train_fn=counting_train)  # nothing left to do
     assert not calls and len(_stored(tmp_path).trials) == 3
 
     # the summary command, from the sweep directory
@@ -170,20 +210,19 @@ def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tm
         assert list(cfg.model.spectrum.lstm_units) == best.user_attrs["config"]["model.spectrum.lstm_units"]
         assert cfg.model.optimizer.lr == pytest.approx(best.params["lr"])
         assert cfg.data.batch_size == best.params["batch_size"]
-        assert cfg.trainer.max_epochs == 100   # the sweep's budget overrides are not carried over
+        assert cfg.trainer.max_epochs == 100  # the sweep's budget overrides are not carried over
 
 
-def test_bad_trials_are_pruned_or_failed_and_the_study_goes_on(tmp_path, monkeypatch):
+def test_bad_trials_are_pruned_or_failed_and_the_study_goes_on(tmp_path):
     outcomes = iter([float("nan"), RuntimeError("loss diverged"), 0.25, float("inf")])
 
-    def fake_train(cfg):
+    def fake_train(cfg, extra_callbacks=()):
         outcome = next(outcomes)
         if isinstance(outcome, Exception):
             raise outcome
         return {"val/loss_best": outcome, "val/auroc": 0.5}
 
-    monkeypatch.setattr(train_module, "train", fake_train)
-    study = sweep.run_sweep([*_overrides(tmp_path), "n_trials=4"])
+    study = study_module.run_sweep([*_overrides(tmp_path), "n_trials=4"], train_fn=fake_train)
     states = [t.state for t in study.trials]
     assert states == [TrialState.PRUNED, TrialState.FAIL, TrialState.COMPLETE, TrialState.PRUNED]
     assert "nan" in study.trials[0].user_attrs["failure"]
@@ -192,33 +231,37 @@ def test_bad_trials_are_pruned_or_failed_and_the_study_goes_on(tmp_path, monkeyp
     assert (tmp_path / "sweep" / "best_params.yaml").is_file()
 
 
-def test_failures_in_a_row_stop_the_study(tmp_path, monkeypatch):
-    def broken_train(cfg):
+def test_failures_in_a_row_stop_the_study(tmp_path):
+    def broken_train(cfg, extra_callbacks=()):
         raise KeyError("typo")
 
-    monkeypatch.setattr(train_module, "train", broken_train)
     with pytest.raises(RuntimeError, match="3 trials failed in a row"):
-        sweep.run_sweep([*_overrides(tmp_path), "n_trials=10"])
+        study_module.run_sweep([*_overrides(tmp_path), "n_trials=10"], train_fn=broken_train)
     assert [t.state for t in _stored(tmp_path).trials] == [TrialState.FAIL] * 3
 
 
 def test_unknown_parameter_key_is_refused_before_any_trial(tmp_path):
     with pytest.raises(KeyError, match="model.spectrum.nope"):
-        sweep.run_sweep([*_overrides(tmp_path), "+hparams_search.params.bad={key: model.spectrum.nope, "
-                                                "type: int, low: 1, high: 2, channel: S}"])
+        study_module.run_sweep(
+            [
+                *_overrides(tmp_path),
+                "+hparams_search.params.bad={key: model.spectrum.nope, type: int, low: 1, high: 2, channel: S}",
+            ]
+        )
 
 
-def test_seeds_average_the_objective(tmp_path, monkeypatch):
+def test_seeds_average_the_objective(tmp_path):
     runs = []
 
-    def fake_train(cfg):
+    def fake_train(cfg, extra_callbacks=()):
         runs.append((int(cfg.seed), Path(cfg.run_dir).name))
         return {"val/loss_best": 0.1 * (1 + int(cfg.seed)), "val/auroc": 0.5}
 
-    monkeypatch.setattr(train_module, "train", fake_train)
-    study = sweep.run_sweep([*_overrides(tmp_path), "n_trials=1", "hparams_search.seeds=[1,2]"])
+    study = study_module.run_sweep(
+        [*_overrides(tmp_path), "n_trials=1", "hparams_search.seeds=[1,2]"], train_fn=fake_train
+    )
     assert runs == [(1, "seed_1"), (2, "seed_2")]
     assert study.trials[0].value == pytest.approx(0.25)
     assert study.trials[0].user_attrs["seed_values"] == {"1": pytest.approx(0.2), "2": pytest.approx(0.3)}
-    table = sweep.pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    table = pd.read_csv(tmp_path / "sweep" / "trials.csv")
     assert table.loc[0, "value_seed2"] == pytest.approx(0.3)

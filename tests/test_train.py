@@ -1,4 +1,5 @@
 """Training configs and the training loop on the toy dataset (CPU, tiny limits)."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,21 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from ccsnscore.checkpoints import classifier_metadata, load_classifier
-from ccsnscore.classifier import BinaryClassifier
-from ccsnscore.datamodule import CCSNDataModule
-from ccsnscore.train import train
+from ccsnscore.data.datamodule import CCSNDataModule
+from ccsnscore.model.checkpoints import classifier_metadata, load_classifier
+from ccsnscore.model.network import BinaryClassifier
+from ccsnscore.training.loop import build_module, train
+from ccsnscore.training.module import ClassifierModule
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (REPO / "src" / "ccsnscore" / "conf" / "experiment").glob("*.yaml"))
-EXPECTED = {f"layer{layer}_{case}" for layer in ("1", "2a", "2b") for case in ("S", "SL", "SD", "SLD")} | {"layer0_S"}
-
+EXPECTED = {f"layer{layer}_{case}" for layer in ("1", "2a", "2b") for case in ("S", "SL", "SD", "SLD")} | {
+    "layer0_S",
+    "layer0",
+    "layer1",
+    "layer2a",
+    "layer2b",
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +39,18 @@ def test_every_experiment_is_there():
     assert EXPECTED <= set(EXPERIMENTS)
 
 
+def test_one_experiment_per_layer_takes_the_input_case(compose_cfg):
+    cfg = compose_cfg("train", ["+experiment=layer2a", "data.input_case=SLD"])
+    alias = compose_cfg("train", ["+experiment=layer2a_SLD"])
+    assert cfg.data == alias.data and cfg.task_name == alias.task_name == "layer2a_SLD"
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_instantiates(compose_cfg, experiment):
     cfg = compose_cfg("train", [f"+experiment={experiment}"])
-    layer, case = experiment.rsplit("_", 1)
+    layer, case = experiment.rsplit("_", 1) if "_" in experiment else (experiment, "S")
     assert cfg.data.layer == layer and cfg.data.input_case == case
-    assert cfg.task_name == experiment
+    assert cfg.task_name == f"{layer}_{case}"
     assert cfg.optimized_metric == "val/loss_best" and cfg.max_rounds == 3
     assert cfg.trainer.max_epochs == 100 and cfg.trainer.accelerator == "cpu" and cfg.trainer.deterministic
     assert cfg.callbacks.early_stopping.patience == 7 and cfg.callbacks.early_stopping.monitor == "val/loss"
@@ -46,9 +59,9 @@ def test_experiment_composes_and_instantiates(compose_cfg, experiment):
         assert cfg.data.augment.n_per_type == "balance"
     datamodule = instantiate(cfg.data)
     assert isinstance(datamodule, CCSNDataModule)
-    model = instantiate(cfg.model)
-    assert isinstance(model, BinaryClassifier) and model.input_case == case
-    assert callable(model.optimizer_factory)
+    model = build_module(cfg)
+    assert isinstance(model, ClassifierModule) and model.network.input_case == case
+    assert isinstance(model.network, BinaryClassifier) and callable(model.optimizer_factory)
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
@@ -68,8 +81,15 @@ def _toy_cfg(compose_cfg, toy_root, cache, *overrides):
 
 @pytest.mark.parametrize("input_case", ["S", "SL", "SD", "SLD"])
 def test_fast_dev_run_each_input_case(compose_cfg, toy_root, shared_cache, tmp_path, input_case):
-    cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, f"+experiment=layer1_{input_case}",
-                   "classifiers=[Hrich]", "+trainer.fast_dev_run=true", f"run_dir={tmp_path / 'run'}")
+    cfg = _toy_cfg(
+        compose_cfg,
+        toy_root,
+        shared_cache,
+        f"+experiment=layer1_{input_case}",
+        "classifiers=[Hrich]",
+        "+trainer.fast_dev_run=true",
+        f"run_dir={tmp_path / 'run'}",
+    )
     metrics = train(cfg)
     assert {"val/loss_best", "val/auroc", "val/acc", "Hrich/val/auroc", "Hrich/path"} <= set(metrics)
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
@@ -81,8 +101,13 @@ def test_rounds_checkpoints_and_resume(compose_cfg, toy_root, shared_cache, tmp_
     """Layer 0 of the toy data (1 Ia : 8 others) trains in 3 balanced rounds; the classifier file
     reloads with the validation result; a resumed run keeps finished work."""
     run = tmp_path / "run"
-    overrides = ["+experiment=layer0_S", "classifiers=[Ia]", "trainer.max_epochs=2",
-                 "model.spectrum.lstm_units=[8,8]", f"run_dir={run}"]
+    overrides = [
+        "+experiment=layer0_S",
+        "classifiers=[Ia]",
+        "trainer.max_epochs=2",
+        "model.spectrum.lstm_units=[8,8]",
+        f"run_dir={run}",
+    ]
     cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, *overrides)
     metrics = train(cfg)
     assert metrics["Ia/rounds"] == 3 and metrics["Ia/epochs"] == 6
@@ -121,9 +146,19 @@ def test_rounds_checkpoints_and_resume(compose_cfg, toy_root, shared_cache, tmp_
 
 
 def test_without_callbacks_and_with_csv_logger(compose_cfg, toy_root, shared_cache, tmp_path):
-    cfg = _toy_cfg(compose_cfg, toy_root, shared_cache, "+experiment=layer1_S", "classifiers=[Hpoor]",
-                   "callbacks=none", "logger=csv", "trainer.max_epochs=1", "model.spectrum.lstm_units=[4,4]",
-                   "model.init=torch", f"run_dir={tmp_path / 'run'}")
+    cfg = _toy_cfg(
+        compose_cfg,
+        toy_root,
+        shared_cache,
+        "+experiment=layer1_S",
+        "classifiers=[Hpoor]",
+        "callbacks=none",
+        "logger=csv",
+        "trainer.max_epochs=1",
+        "model.spectrum.lstm_units=[4,4]",
+        "model.init=torch",
+        f"run_dir={tmp_path / 'run'}",
+    )
     metrics = train(cfg)
     assert metrics["Hpoor/epochs"] == 1
     assert (tmp_path / "run" / "csv" / "layer1_S" / "Hpoor" / "metrics.csv").is_file()
@@ -133,15 +168,30 @@ def test_without_callbacks_and_with_csv_logger(compose_cfg, toy_root, shared_cac
 def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
     """``python -m ccsnscore.train -m +experiment=a,b`` runs both experiments."""
     out = tmp_path / "outputs"
-    cmd = [sys.executable, "-m", "ccsnscore.train", "-m", "+experiment=layer1_S,layer2b_S",
-           f"paths.data_root={toy_root}", f"paths.cache_dir={shared_cache}",
-           f"paths.test_split_file={tmp_path / 'split.csv'}", f"paths.output_dir={out}",
-           "+trainer.fast_dev_run=true", "model.spectrum.lstm_units=[4,4]", "num_threads=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ccsnscore.train",
+        "-m",
+        "+experiment=layer1_S,layer2b_S",
+        f"paths.data_root={toy_root}",
+        f"paths.cache_dir={shared_cache}",
+        f"paths.test_split_file={tmp_path / 'split.csv'}",
+        f"paths.output_dir={out}",
+        "+trainer.fast_dev_run=true",
+        "model.spectrum.lstm_units=[4,4]",
+        "num_threads=1",
+    ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     written = sorted(p.relative_to(out).parts[-3:] for p in out.rglob("classifiers/*/*/*.pt"))
-    assert written == [("layer1", "S", "Hpoor.pt"), ("layer1", "S", "Hrich.pt"),
-                       ("layer2b", "S", "Ib.pt"), ("layer2b", "S", "Ic-BL.pt"), ("layer2b", "S", "Ic.pt")]
+    assert written == [
+        ("layer1", "S", "Hpoor.pt"),
+        ("layer1", "S", "Hrich.pt"),
+        ("layer2b", "S", "Ib.pt"),
+        ("layer2b", "S", "Ic-BL.pt"),
+        ("layer2b", "S", "Ic.pt"),
+    ]
     (launch,) = (out / "multirun" / "train").iterdir()
     assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["0_layer1_S", "1_layer2b_S"]

@@ -9,6 +9,7 @@ ccsnscore.train``; a run whose classifiers all exist is skipped, an interrupted 
 (``ckpt_resume``). The log of each run is ``train.log`` in its folder. Score finished runs with
 ``score.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,15 @@ from pathlib import Path
 
 import yaml
 
+from ccsnscore.runtime import malloc_environment
+
 HERE = Path(__file__).resolve().parent
-CLASSES = {"layer0": ["Ia", "nonIa"], "layer1": ["Hrich", "Hpoor"], "layer2a": ["II", "IIb-H", "IIn"],
-           "layer2b": ["Ib", "Ic", "Ic-BL"]}
+CLASSES = {
+    "layer0": ["Ia", "nonIa"],
+    "layer1": ["Hrich", "Hpoor"],
+    "layer2a": ["II", "IIb-H", "IIn"],
+    "layer2b": ["Ib", "Ic", "Ic-BL"],
+}
 
 
 def _flat(items) -> list[str]:
@@ -52,8 +59,7 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in variants]
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {sorted(variants)}")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
-           "MALLOC_TRIM_THRESHOLD_": "4294967296", "MALLOC_TOP_PAD_": "268435456"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **malloc_environment()}
     for name in names:
         for seed in args.seeds.split(","):
             run_dir = Path(args.out) / args.experiment / name / f"seed{seed}"
@@ -61,9 +67,18 @@ def main(argv=None) -> int:
             if all(p.is_file() for p in expected_classifiers(run_dir, args.experiment, overrides)):
                 print(f"done before: {run_dir}", flush=True)
                 continue
-            command = [sys.executable, "-m", "ccsnscore.train", f"+experiment={args.experiment}",
-                       *overrides, f"seed={seed}", f"run_dir={run_dir}", "num_threads=1", "logger=csv",
-                       f"hydra.run.dir={run_dir}/hydra"]
+            command = [
+                sys.executable,
+                "-m",
+                "ccsnscore.train",
+                f"+experiment={args.experiment}",
+                *overrides,
+                f"seed={seed}",
+                f"run_dir={run_dir}",
+                "num_threads=1",
+                "logger=csv",
+                f"hydra.run.dir={run_dir}/hydra",
+            ]
             if run_dir.is_dir():
                 command.append(f"ckpt_resume={run_dir}")
             print(" ".join(command), flush=True)

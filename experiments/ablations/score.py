@@ -7,13 +7,15 @@ For every run ``<out>/<experiment>/<variant>/seed<k>`` with all its classifiers:
 (dropout off) and 100-pass Monte-Carlo-dropout scores of the test split, decided with the paper's
 rule; figures written to ``test_metrics.json`` in the run folder (computed once). Per variant the
 seeds are also combined into a deep ensemble (mean of the seeds' MC means; std from the pooled
-passes). The tree baseline (:mod:`ccsnscore.baseline`, three seeds) is trained on the same
+passes). The tree baseline (:mod:`ccsnscore.evaluation.baseline`, three seeds) is trained on the same
 non-test rows of each preprocessing. Writes ``<table>.csv`` (one row per run) and ``<table>.md``.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,15 +23,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ccsnscore.baseline import tree_features, tree_scores
-from ccsnscore.datamodule import build_channels
-from ccsnscore.evaluate import labelled_samples
-from ccsnscore.metrics import layer_summary
-from ccsnscore.scoring import load_model_set, score_table
+from ccsnscore.data.datamodule import build_channels
+from ccsnscore.evaluation.baseline import tree_features, tree_scores
+from ccsnscore.evaluation.metrics import layer_summary
+from ccsnscore.evaluation.testset import labelled_samples
+from ccsnscore.inference.model_set import load_model_set, score_table
 
 HERE = Path(__file__).resolve().parent
-SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "confident_accuracy",
-         "eval_accuracy", "eval_macro_auc"]
+SHOWN = [
+    "accuracy",
+    "macro_auc",
+    "ambiguous_fraction",
+    "confident_fraction",
+    "confident_accuracy",
+    "eval_accuracy",
+    "eval_macro_auc",
+]
 
 
 def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_passes: int = 100) -> dict:
@@ -44,16 +53,24 @@ def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_pa
     classes = list(model_set.layers[layer])
     mc = score_table(model_set.classifiers, channels, n_passes, seed=0)
     with torch.no_grad():
-        eval_scores = pd.DataFrame({c: m.predict_proba(channels).numpy().astype(float)
-                                    for c, m in model_set.classifiers.items()})
+        eval_scores = pd.DataFrame(
+            {c: m.predict_proba(channels).numpy().astype(float) for c, m in model_set.classifiers.items()}
+        )
     for c in classes:
         eval_scores[f"{c}_std"] = 0.0
     result = layer_summary(true, mc, classes)
     result.update({f"eval_{k}": v for k, v in layer_summary(true, eval_scores, classes).items()})
     train_metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
     result.update({k: v for k, v in train_metrics.items() if k.endswith(("val/loss_best", "epochs", "seconds"))})
-    scores = pd.concat([table.loc[rows, ["name", "specfilename", "source"]].reset_index(drop=True),
-                        pd.Series(true, name="true"), mc.add_prefix("mc_"), eval_scores.add_prefix("eval_")], axis=1)
+    scores = pd.concat(
+        [
+            table.loc[rows, ["name", "specfilename", "source"]].reset_index(drop=True),
+            pd.Series(true, name="true"),
+            mc.add_prefix("mc_"),
+            eval_scores.add_prefix("eval_"),
+        ],
+        axis=1,
+    )
     scores.to_csv(run_dir / "test_scores.csv", index=False)
     cached.write_text(json.dumps(result, indent=1))
     return result
@@ -116,16 +133,20 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="outputs/ablations")
     parser.add_argument("--variants", default=None)
     parser.add_argument("--table", default=None)
-    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT", "../shared/data/ccsn-public"))
     parser.add_argument("--cache-dir", default=".cache/ccsnscore")
     args = parser.parse_args(argv)
     layer, case = args.experiment.split("_")
     root = Path(args.out) / args.experiment
-    variants_doc = {k: v.get("doc", "") for k, v in
-                    __import__("yaml").safe_load((HERE / "variants.yaml").read_text()).items()}
-    names = args.variants.split(",") if args.variants else sorted(p.name for p in root.iterdir()
-                                                                  if p.is_dir() and not p.name.startswith("_"))
-    rows, md = [], []
+    variants_doc = {
+        k: v.get("doc", "") for k, v in __import__("yaml").safe_load((HERE / "variants.yaml").read_text()).items()
+    }
+    names = (
+        args.variants.split(",")
+        if args.variants
+        else sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    )
+    rows = []
     tree_done = set()
     for name in names:
         runs = []
@@ -158,14 +179,20 @@ def main(argv=None) -> int:
     out = Path(args.table or HERE / args.experiment)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out.with_suffix(".csv"), index=False)
-    lines = [f"# {args.experiment}: fixed test split ({int(table['n'].iloc[0])} spectra), mean ± sd over seeds",
-             "", "Accuracy counts ambiguous as wrong; `confident`: score > 0.8 and std < 0.05 (MC dropout, "
-             "100 passes); `eval_`: dropout off. Produced by `python experiments/ablations/score.py "
-             f"--experiment {args.experiment}`.", "",
-             "| variant | runs | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
+    lines = [
+        f"# {args.experiment}: fixed test split ({int(table['n'].iloc[0])} spectra), mean ± sd over seeds",
+        "",
+        "Accuracy counts ambiguous as wrong; `confident`: score > 0.8 and std < 0.05 (MC dropout, "
+        "100 passes); `eval_`: dropout off. Produced by `python experiments/ablations/score.py "
+        f"--experiment {args.experiment}`.",
+        "",
+        "| variant | runs | " + " | ".join(SHOWN) + " |",
+        "|---|---|" + "---|" * len(SHOWN),
+    ]
     for variant, group in table.groupby("variant", sort=False):
-        lines.append(f"| {variant} | {len(group)} | " + " | ".join(fmt(group[c]) if c in group else "-"
-                                                               for c in SHOWN) + " |")
+        lines.append(
+            f"| {variant} | {len(group)} | " + " | ".join(fmt(group[c]) if c in group else "-" for c in SHOWN) + " |"
+        )
     lines += ["", "Variants:", ""] + [f"- `{k}`: {variants_doc.get(k, '')}" for k in names]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

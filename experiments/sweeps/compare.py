@@ -14,6 +14,7 @@ Test metrics are computed on the fixed test split (the data module's ``test`` se
 deterministic pass (dropout off) and the mean of 100 MC-dropout passes, threshold 0.5.
 Writes ``comparison.json`` and ``comparison.md`` into ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,11 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from sklearn.metrics import roc_auc_score
 
-from ccsnscore.checkpoints import classifier_path, load_classifier
-from ccsnscore.mc_dropout import mc_dropout_scores
-from ccsnscore.sweep import CONF_DIR
-from ccsnscore.train import configure_malloc, train
+from ccsnscore.inference.mc_dropout import mc_dropout_scores
+from ccsnscore.model.checkpoints import classifier_path, load_classifier
+from ccsnscore.runtime import configure_malloc
+from ccsnscore.training.loop import train
+from ccsnscore.tuning.objective import CONF_DIR
 
 log = logging.getLogger("compare")
 VAL_KEYS = ("val/loss", "val/auroc", "val/acc")
@@ -74,16 +76,18 @@ def test_metrics(cfg, positive: str) -> dict:
     model.eval()
     single = model.predict_proba({k: v for k, v in batch.items() if k != "label"}).numpy()
     mc_mean, _ = mc_dropout_scores(model, batch, n_passes=100, seed=0)
-    return {"test/n": int(len(label)), "test/n_positive": int(label.sum()),
-            "test/auroc": float(roc_auc_score(label, single)),
-            "test/acc": float(np.mean((single >= 0.5) == label)),
-            "test/auroc_mc": float(roc_auc_score(label, mc_mean)),
-            "test/acc_mc": float(np.mean((mc_mean >= 0.5) == label))}
+    return {
+        "test/n": int(len(label)),
+        "test/n_positive": int(label.sum()),
+        "test/auroc": float(roc_auc_score(label, single)),
+        "test/acc": float(np.mean((single >= 0.5) == label)),
+        "test/auroc_mc": float(roc_auc_score(label, mc_mean)),
+        "test/acc_mc": float(np.mean((mc_mean >= 0.5) == label)),
+    }
 
 
 SCORE_KEYS = (*VAL_KEYS, "test/auroc", "test/acc", "test/auroc_mc", "test/acc_mc")
-HEADERS = ["val/loss", "val/auroc", "val/acc", "test AUROC", "test acc", "test AUROC (MC mean)",
-           "test acc (MC mean)"]
+HEADERS = ["val/loss", "val/auroc", "val/acc", "test AUROC", "test acc", "test AUROC (MC mean)", "test acc (MC mean)"]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -93,8 +97,10 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (classifier, variant), group in table.groupby(["classifier", "variant"], sort=False):
         cells = [variant, classifier, str(len(group))]
-        cells += [f"{group[k].mean():.3f} ± {group[k].std(ddof=1):.3f}" if len(group) > 1 else f"{group[k].mean():.3f}"
-                  for k in SCORE_KEYS]
+        cells += [
+            f"{group[k].mean():.3f} ± {group[k].std(ddof=1):.3f}" if len(group) > 1 else f"{group[k].mean():.3f}"
+            for k in SCORE_KEYS
+        ]
         cells.append(f"{group['test/n'].iloc[0]} ({group['test/n_positive'].iloc[0]})")
         lines.append("| " + " | ".join(cells) + " |")
     head = ["variant", "classifier", "seed", *HEADERS, "epochs"]
@@ -117,20 +123,33 @@ def main(argv=None) -> int:
     configure_malloc()
     rows = []
     with tempfile.TemporaryDirectory() as search_dir:
-        runs = [(seed, variant, best) for seed in args.seeds for variant, best in (("default", None), ("tuned", args.best))]
+        runs = [
+            (seed, variant, best) for seed in args.seeds for variant, best in (("default", None), ("tuned", args.best))
+        ]
         for seed, variant, best in runs:
-            cfg = compose_variant(args.experiment, best, [*overrides, f"seed={seed}"],
-                                  args.runs / f"retrain_{variant}_seed{seed}", Path(search_dir))
+            cfg = compose_variant(
+                args.experiment,
+                best,
+                [*overrides, f"seed={seed}"],
+                args.runs / f"retrain_{variant}_seed{seed}",
+                Path(search_dir),
+            )
             metrics = train_or_reuse(cfg)
             for positive in positives_of(cfg):
-                row = {"variant": variant, "classifier": positive, "seed": seed,
-                       **{k: metrics[f"{positive}/{k}"] for k in VAL_KEYS},
-                       "epochs": metrics.get(f"{positive}/epochs"), **test_metrics(cfg, positive)}
+                row = {
+                    "variant": variant,
+                    "classifier": positive,
+                    "seed": seed,
+                    **{k: metrics[f"{positive}/{k}"] for k in VAL_KEYS},
+                    "epochs": metrics.get(f"{positive}/epochs"),
+                    **test_metrics(cfg, positive),
+                }
                 log.info("%s", row)
                 rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "comparison.json").write_text(json.dumps({"experiment": args.experiment, "overrides": overrides,
-                                                          "rows": rows}, indent=1))
+    (args.out / "comparison.json").write_text(
+        json.dumps({"experiment": args.experiment, "overrides": overrides, "rows": rows}, indent=1)
+    )
     (args.out / "comparison.md").write_text(markdown(rows))
     print(markdown(rows))
     return 0

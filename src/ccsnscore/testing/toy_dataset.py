@@ -3,6 +3,7 @@
 Classes differ in their spectra (H-alpha emission for H-rich types, none for H-poor ones, a broad
 Si II absorption for SNe Ia) so that tiny models can learn something in tests.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -19,7 +20,7 @@ def toy_spectrum(sn_type: str, z: float, rng: np.random.Generator, n: int = 400)
     """An SEDM-like observed-frame spectrum: ``(wave, flux)``, Angstrom and erg/s/cm2/A."""
     rest = np.linspace(3700.0, 9300.0, n) / (1 + z) * (1 + z)
     rest_frame = rest / (1 + z)
-    flux = 1.0 + 0.3 * np.exp(-((rest_frame - 5000.0) / 1500.0) ** 2)
+    flux = 1.0 + 0.3 * np.exp(-(((rest_frame - 5000.0) / 1500.0) ** 2))
     if sn_type in H_RICH:
         width = 20.0 if sn_type == "IIn" else 60.0
         flux += 1.5 * np.exp(-0.5 * ((rest_frame - 6563.0) / width) ** 2)
@@ -41,8 +42,9 @@ def toy_lightcurve(rng: np.random.Generator, t0: float, n: int = 30) -> pd.DataF
     return pd.DataFrame({"mjd": t0 + t, "mag": mag + rng.normal(0, emag), "emag": emag, "filter": band})
 
 
-def write_toy_dataset(root: str | Path, n_objects: int = 60, spectra_per_object: int = 2,
-                      seed: int = 0, types=TOY_TYPES) -> Path:
+def write_toy_dataset(
+    root: str | Path, n_objects: int = 60, spectra_per_object: int = 2, seed: int = 0, types=TOY_TYPES
+) -> Path:
     """Write ``n_objects`` objects (types cycling through ``types``) into ``root``; returns root."""
     root = Path(root)
     (root / "spectra" / "sedm").mkdir(parents=True, exist_ok=True)
@@ -65,8 +67,20 @@ def write_toy_dataset(root: str | Path, n_objects: int = 60, spectra_per_object:
                 fh.write(header + body + "\n")
             specjd = t0 + 2400000.5 + 5 + 10 * s
             maxjd = t0 + 2400000.5 + 15
-            rows.append({"name": name, "type": sn_type, "type_raw": sn_type, "z": z, "specjd": specjd,
-                         "maxjd": maxjd, "phase": specjd - maxjd, "instrument": "P60", "source": "sedm",
-                         "specfilename": rel, "lcfilename": lc_rel})
+            rows.append(
+                {
+                    "name": name,
+                    "type": sn_type,
+                    "type_raw": sn_type,
+                    "z": z,
+                    "specjd": specjd,
+                    "maxjd": maxjd,
+                    "phase": specjd - maxjd,
+                    "instrument": "P60",
+                    "source": "sedm",
+                    "specfilename": rel,
+                    "lcfilename": lc_rel,
+                }
+            )
     pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
     return root

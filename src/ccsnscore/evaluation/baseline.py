@@ -1,0 +1,57 @@
+"""A non-deep floor for every classifier: gradient-boosted trees on the same cached arrays.
+
+Features are the model inputs of the input case, flattened: the spectrum's flux grid, each band's
+normalised light-curve flux every ``lc_step`` days, and each band's dm-dt histogram. One
+:class:`~sklearn.ensemble.HistGradientBoostingClassifier` per one-vs-rest task, with balanced class
+weights, trained on the rows a network of that task may learn from (training and validation, never
+the test split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ccsnscore.data.channels import INPUT_CASES
+
+
+def tree_features(arrays: Mapping[str, np.ndarray], input_case: str = "S", lc_step: int = 5) -> np.ndarray:
+    """``(n, n_features)`` float32 features from prepared arrays (``spectrum`` ``(n, n_wave)``,
+    ``lc`` ``(n, n_bands, n_days, 2)``, ``dmdt`` ``(n, n_bands, n_dm, n_dt)``)."""
+    parts = []
+    for part in INPUT_CASES[input_case]:
+        values = np.asarray(arrays[part], dtype=np.float32)
+        if part == "lc":
+            values = values[:, :, ::lc_step, 0]
+        parts.append(values.reshape(len(values), -1))
+    return np.concatenate(parts, axis=1)
+
+
+def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):
+    """A fitted one-vs-rest tree model (``labels`` 0/1). Early stopping on a random tenth of the
+    rows, so ``seed`` changes the model as a network's training seed does."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    settings = dict(
+        max_iter=500,
+        learning_rate=0.05,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=30,
+        class_weight="balanced",
+        random_state=seed,
+    )
+    settings.update(kwargs)
+    return HistGradientBoostingClassifier(**settings).fit(features, np.asarray(labels).astype(int))
+
+
+def tree_scores(
+    train_features: np.ndarray, train_labels: Mapping[str, np.ndarray], test_features: np.ndarray, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Positive-class probabilities ``{positive: (n_test,)}`` of one tree per task in ``train_labels``
+    (``{positive: 0/1 labels of the training rows}``)."""
+    return {
+        positive: fit_tree(train_features, labels, seed).predict_proba(test_features)[:, 1]
+        for positive, labels in train_labels.items()
+    }

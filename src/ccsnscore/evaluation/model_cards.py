@@ -1,0 +1,163 @@
+"""Ship trained classifiers with the package, each with a model card.
+
+    python -m ccsnscore.evaluation.model_cards RUN_DIR [RUN_DIR ...] --report REPORT_DIR \
+        [--dest src/ccsnscore/pretrained]
+
+Copies ``<run_dir>/classifiers/<layer>/<case>/<class>.pt`` (and its ``.json`` description) into
+``dest`` and writes ``<class>.md`` beside it: what the model is, the data, config and validation
+metrics recorded in the file, and the test metrics of an evaluation report
+(:mod:`ccsnscore.evaluate`) when one is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from ccsnscore.model.checkpoints import classifier_metadata, shipped_models_dir
+
+
+def _test_metrics(report_dirs, layer: str, case: str, positive: str) -> tuple[dict, dict]:
+    """This classifier's rows of ``tables/metrics_all.csv`` and ``tables/auc_all.csv``."""
+    for folder in report_dirs or []:
+        metrics_file, auc_file = Path(folder) / "tables" / "metrics_all.csv", Path(folder) / "tables" / "auc_all.csv"
+        if not metrics_file.is_file():
+            continue
+        metrics = pd.read_csv(metrics_file, index_col=0)
+        auc = pd.read_csv(auc_file, index_col=0) if auc_file.is_file() else pd.DataFrame()
+        m = metrics[(metrics["layer"] == layer) & (metrics["case"] == case) & (metrics.index == positive)]
+        a = auc[(auc["layer"] == layer) & (auc["case"] == case) & (auc.index == positive)] if len(auc) else auc
+        if len(m):
+            return m.iloc[0].to_dict(), (a.iloc[0].to_dict() if len(a) else {})
+    return {}, {}
+
+
+def model_card(path: Path, report_dirs=None) -> str:
+    """Markdown model card of the classifier file ``path``."""
+    meta = classifier_metadata(path)
+    layer, case, positive = meta["layer"], meta["input_case"], meta["positive"]
+    label_map = meta["label_map"]
+    negatives = [c for c in label_map if c != positive]
+    val = meta.get("metrics", {})
+    test, auc = _test_metrics(report_dirs, layer, case, positive)
+    dataset = meta.get("dataset", {})
+    splits = dataset.get("splits") or {}
+    lines = [
+        f"# {layer}/{case}/{positive}",
+        "",
+        f"One-vs-rest classifier of ccsnscore: probability that a spectrum is **{positive}** "
+        f"(types {', '.join(label_map[positive])}) rather than {', '.join(negatives)} "
+        f"(types {', '.join(t for c in negatives for t in label_map[c])}).",
+        "",
+        f'- load: `load_classifier("{layer}/{case}/{positive}")`',
+        f"- input channels: {', '.join(meta['channels'])} (input case {case})",
+        f"- preprocessing: rest frame {meta['preprocessing']['spectrum']['rest_frame']}, "
+        f"{meta['preprocessing']['spectrum']['wave_min']:.0f}-{meta['preprocessing']['spectrum']['wave_max']:.0f} A "
+        f"on {meta['preprocessing']['spectrum']['n_wave']} points; light curves realtime="
+        f"{meta['preprocessing']['lightcurve']['realtime']}",
+        f"- created {meta.get('created')} with ccsnscore {meta['versions']['ccsnscore']}, "
+        f"torch {meta['versions']['torch']}",
+        "",
+        "## Training data",
+        f"Dataset fingerprint `{dataset.get('fingerprint')}` ({Path(str(dataset.get('data_root'))).name}); "
+        "the objects of the fixed test split were held out; validation is a third of the remaining "
+        "objects (split by object).",
+    ]
+    if splits:
+        lines += ["", pd.DataFrame(splits).T.to_markdown() if isinstance(splits, dict) else str(splits)]
+    training = meta.get("training", {})
+    lines += [
+        "",
+        "## Training",
+        "",
+        "```",
+        *(f"{k}: {v}" for k, v in training.items() if not isinstance(v, dict)),
+        "```",
+        "",
+        "## Validation metrics (kept weights)",
+        "",
+        pd.Series(val, dtype=object).to_frame("value").to_markdown(floatfmt=".4g"),
+        "",
+    ]
+    if test:
+        lines += [
+            "## Test-split metrics (100 Monte-Carlo-dropout passes, decision among the layer's classifiers)",
+            "",
+            "Wilson 68% bounds in `_lo`/`_hi`; ambiguous counted as FN for TPR and TN for FPR.",
+            "",
+            pd.Series(
+                {
+                    **{
+                        k: test[k]
+                        for k in (
+                            "n",
+                            "TP",
+                            "FP",
+                            "FN",
+                            "TN",
+                            "n_ambiguous",
+                            "F1",
+                            "precision",
+                            "precision_lo",
+                            "precision_hi",
+                            "TPR",
+                            "TPR_lo",
+                            "TPR_hi",
+                            "FPR",
+                            "FPR_lo",
+                            "FPR_hi",
+                        )
+                    },
+                    **{f"ROC {k}": v for k, v in auc.items() if k in ("AUC", "AUC_snid", "n_with_snid")},
+                },
+                dtype=object,
+            )
+            .to_frame("value")
+            .to_markdown(floatfmt=".4g"),
+            "",
+        ]
+    else:
+        lines += ["## Test-split metrics", "", "No evaluation report was given when this card was written.", ""]
+    lines += [
+        "## Limitations",
+        "",
+        "Trained on a public compilation (SEDM spectra of ZTF Bright Transient Survey objects and "
+        "Open Supernova Catalog spectra smoothed to SEDM resolution). Scores are calibrated to that "
+        "mix; spectra of other instruments are smoothed to R=100 first. Layer-2 classes with few "
+        "training objects (IIb-H, Ic-BL) have wide uncertainties; check the test counts above.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ship(run_dirs, dest: Path, report_dirs=None) -> list[Path]:
+    """Copy every classifier of ``run_dirs`` into ``dest`` with its card; returns the copied files."""
+    shipped = []
+    for run in run_dirs:
+        root = Path(run) / "classifiers" if (Path(run) / "classifiers").is_dir() else Path(run)
+        for path in sorted(root.glob("*/*/*.pt")):
+            target = dest / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            if path.with_suffix(".json").is_file():
+                shutil.copy2(path.with_suffix(".json"), target.with_suffix(".json"))
+            target.with_suffix(".md").write_text(model_card(target, report_dirs))
+            shipped.append(target)
+    return shipped
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="training run directories or model folders")
+    parser.add_argument("--report", nargs="*", default=None, help="evaluation report folders (test metrics)")
+    parser.add_argument("--dest", default=str(shipped_models_dir()))
+    args = parser.parse_args(argv)
+    for path in ship(args.runs, Path(args.dest), args.report):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

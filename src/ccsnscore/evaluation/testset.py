@@ -1,0 +1,102 @@
+"""Labelled samples of a dataset's test split, scored through the inference pipeline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from ccsnscore.data.cache import load_or_prepare
+from ccsnscore.data.channels import build_channels
+from ccsnscore.data.io import BadInputError, read_spectrum
+from ccsnscore.data.labels import label_status, layer_class_of
+from ccsnscore.evaluation.snid import snid_scores
+from ccsnscore.inference.decisions import AMBIGUOUS
+from ccsnscore.inference.model_set import ModelSet
+from ccsnscore.inference.pipeline import predict
+
+log = logging.getLogger("ccsnscore.evaluation")
+
+
+def recorded_test_names(model_set: ModelSet) -> set[str]:
+    """The test-split object names stored in the classifiers; they must agree."""
+    records = {tuple(m.metadata.get("test_split", {}).get("names", []) or []) for m in model_set.classifiers.values()}
+    if len(records) != 1 or not next(iter(records)):
+        raise ValueError(
+            f"the classifiers in {model_set.root} record no common test split; pass test_split=<csv of names> (or all)"
+        )
+    return set(records.pop())
+
+
+def labelled_samples(
+    model_set: ModelSet, data_root, cache_dir, test_split: str, unclassified
+) -> tuple[pd.DataFrame, dict, dict]:
+    """Every sample with a usable label for some layer of ``model_set``, its arrays and the manifest.
+
+    The table has ``true_<layer>`` (the class in that layer, '' for none) and ``is_test`` (the
+    object is in the test split; with ``test_split="all"`` every row is).
+    """
+    ds, manifest = load_or_prepare(data_root, cache_dir, model_set.preprocessing)
+    samples = ds.samples
+    if test_split == "all":
+        chosen = np.ones(len(samples), bool)
+    else:
+        names = (
+            recorded_test_names(model_set)
+            if test_split in (None, "", "checkpoint")
+            else set(pd.read_csv(test_split, dtype={"name": str})["name"])
+        )
+        chosen = samples["name"].isin(names).to_numpy()
+    layers = {layer: next(iter(models.values())).metadata["label_map"] for layer, models in model_set.layers.items()}
+    status = label_status(samples["type"], unclassified).to_numpy()
+    table = samples.copy()
+    for layer, classes in layers.items():
+        table[f"true_{layer}"] = layer_class_of(table["type"], classes).to_numpy()
+    true_cols = [f"true_{layer}" for layer in layers]
+    in_some_layer = (table[true_cols] != "").any(axis=1).to_numpy()
+    keep = (status == "ok") & in_some_layer
+    table["is_test"] = chosen
+    arrays = {k: getattr(ds, k)[keep] for k in ("spectrum", "lc", "dmdt")}
+    arrays["bands"] = ds.bands
+    return table[keep].reset_index(drop=True), arrays, {**manifest, "layers": layers}
+
+
+def test_samples(
+    model_set: ModelSet, data_root, cache_dir, test_split: str, unclassified
+) -> tuple[pd.DataFrame, dict, dict]:
+    """Samples of the test split with a usable label for some layer, their arrays and the manifest."""
+    table, arrays, info = labelled_samples(model_set, data_root, cache_dir, test_split, unclassified)
+    test = table["is_test"].to_numpy()
+    arrays = {k: (v[test] if k != "bands" else v) for k, v in arrays.items()}
+    return table[test].drop(columns="is_test").reset_index(drop=True), arrays, info
+
+
+def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
+    """SNID's scores (``<cls>_snid``) from the headers of the SEDM spectra (NaN elsewhere)."""
+    rows = []
+    for rel in table["specfilename"]:
+        try:
+            header = read_spectrum(Path(data_root) / rel)[2]
+        except BadInputError:
+            header = {}
+        scores = snid_scores(header) if any(k.startswith("SNIDFRAC") for k in header) else {}
+        rows.append({f"{k}_snid": scores.get(k, np.nan) for k in ("Hrich", "Hpoor", "Ia", "nonIa")})
+    return pd.DataFrame(rows, index=table.index)
+
+
+def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, dict]:
+    """Score the test samples with every classifier of ``model_set`` and decide through the hierarchy."""
+    table, arrays, info = test_samples(
+        model_set, cfg.paths.data_root, cfg.paths.cache_dir, cfg.test_split, list(cfg.labels.unclassified)
+    )
+    log.info("case %s: %d test spectra, %d classifiers", model_set.input_case, len(table), len(model_set.classifiers))
+    channels = build_channels(arrays, model_set.input_case, arrays["bands"])
+    predicted = predict(model_set, channels, cfg.n_passes, cfg.seed, index=table.index)
+    snid = snid_columns(table, Path(info["data_root"]))
+    scored = pd.concat([table, predicted, snid], axis=1)
+    scored["ambiguous"] = scored["decision"] == AMBIGUOUS
+    scored["case"] = model_set.input_case
+    return scored, info

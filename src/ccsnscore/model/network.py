@@ -1,0 +1,88 @@
+"""One-vs-rest binary classifier network: the encoders of an input case, concatenated, dense 1.
+
+A plain ``nn.Module``: using a trained classifier needs neither Lightning nor Hydra
+(:class:`ccsnscore.training.module.ClassifierModule` wraps it for training).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from ccsnscore.data.channels import channel_names
+from ccsnscore.model.encoders import DmdtEncoder, LightCurveEncoder, spectrum_encoder
+from ccsnscore.model.layers import keras_init_
+
+ENCODERS = {"spectrum": spectrum_encoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
+
+
+class BinaryClassifier(nn.Module):
+    """Probability that a sample belongs to the positive class of one binary task.
+
+    ``input_case`` (``S``, ``SL``, ``SD``, ``SLD``) picks the channels (batch keys, see
+    :func:`ccsnscore.data.channels.channel_names`): ``spectrum`` ``(B, 256, 1)``, ``lc_<band>``
+    ``(B, 200, 2)``, ``dmdt_<band>`` ``(B, 1, 24, 24)``. Each channel has its own encoder
+    (``spectrum``, ``lightcurve`` and ``dmdt`` hold the keyword arguments of
+    :class:`SpectrumEncoder`, :class:`LightCurveEncoder`, :class:`DmdtEncoder`); the codes are
+    concatenated in channel order and a dense layer gives one logit. ``init="keras"`` initialises
+    the weights as the Keras original (:func:`ccsnscore.model.layers.keras_init_`); ``"torch"`` keeps
+    PyTorch's defaults.
+
+    Monte-Carlo dropout: ``forward_stochastic(encode_deterministic(batch))`` equals
+    ``forward(batch)``; each value of the ``encode_deterministic`` dict is a tensor with the batch
+    first, so it may be ``repeat_interleave``-d (all values alike) before ``forward_stochastic``.
+    Switch dropout on in eval mode with :func:`ccsnscore.model.layers.set_mc_dropout`.
+    """
+
+    def __init__(
+        self,
+        input_case: str = "S",
+        bands=("r", "g"),
+        spectrum: Mapping | None = None,
+        lightcurve: Mapping | None = None,
+        dmdt: Mapping | None = None,
+        init: str = "keras",
+    ):
+        super().__init__()
+        self.config = {
+            "input_case": input_case,
+            "bands": list(bands),
+            "spectrum": dict(spectrum or {}),
+            "lightcurve": dict(lightcurve or {}),
+            "dmdt": dict(dmdt or {}),
+            "init": init,
+        }
+        """Everything needed to rebuild the network: ``BinaryClassifier(**config)``."""
+        self.input_case, self.bands = input_case, tuple(bands)
+        self.channels = channel_names(input_case, self.bands)
+        settings = {"spectrum": dict(spectrum or {}), "lc": dict(lightcurve or {}), "dmdt": dict(dmdt or {})}
+        self.encoders = nn.ModuleDict(
+            {name: ENCODERS[name.split("_")[0]](**settings[name.split("_")[0]]) for name in self.channels}
+        )
+        width = sum(encoder.out_features for encoder in self.encoders.values())
+        self.head = nn.Linear(width, 1)
+        if init == "keras":
+            keras_init_(self)
+        elif init != "torch":
+            raise ValueError(f"init must be 'keras' or 'torch', got {init!r}")
+
+    # -- inference ----------------------------------------------------------------------------
+    def encode_deterministic(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The dropout-free first part of every encoder: ``{channel: tensor (B, ...)}``."""
+        return {name: encoder.forward_deterministic(batch[name]) for name, encoder in self.encoders.items()}
+
+    def forward_stochastic(self, encoded: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B,)`` from the output of :meth:`encode_deterministic` (possibly repeated)."""
+        codes = [encoder.forward_stochastic(encoded[name]) for name, encoder in self.encoders.items()]
+        return self.head(torch.cat(codes, dim=-1)).squeeze(-1)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B,)``."""
+        return self.forward_stochastic(self.encode_deterministic(batch))
+
+    @torch.no_grad()
+    def predict_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Probabilities ``(B,)`` of the positive class (one pass, dropout as currently set)."""
+        return torch.sigmoid(self(batch))

@@ -1,0 +1,304 @@
+"""The training loop: the one-vs-rest classifiers of one layer and input case (paper section 4).
+
+For every class of ``labels.layers[data.layer]`` (or ``classifiers``) a classifier is trained with
+that class as ``data.positive``: balanced rounds (:func:`ccsnscore.training.sampling.balanced_rounds`), one
+Lightning fit per round starting from the previous round's best weights, early stopping on
+``val/loss``; the best weights over all rounds are kept and written as a self-describing file
+``<run_dir>/classifiers/<layer>/<case>/<positive>.pt`` (:mod:`ccsnscore.model.checkpoints`).
+``<run_dir>`` also holds one TensorBoard run per classifier (``tensorboard/<layer>_<case>/<positive>``),
+the Lightning checkpoints of every round (``checkpoints/...``) and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import logging
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ccsnscore.data.cache import load_or_prepare
+from ccsnscore.data.config import PreprocessingConfig
+from ccsnscore.model.checkpoints import classifier_metadata, classifier_path, save_classifier
+from ccsnscore.training.callbacks import EpochSummary
+from ccsnscore.training.sampling import balanced_rounds
+
+log = logging.getLogger("ccsnscore.training")
+SUMMARY_KEYS = ("val/loss_best", "val/loss", "val/auroc", "val/acc")
+PATH_KEYS = ("data_root", "cache_dir", "test_split_file")
+"""Data settings that are machine paths: not recorded in model files."""
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """The run directory: ``ckpt_resume``, else ``run_dir``, else Hydra's, else a new dated one."""
+    if cfg.get("ckpt_resume"):
+        return Path(cfg.ckpt_resume)
+    if cfg.get("run_dir"):
+        return Path(cfg.run_dir)
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return Path(cfg.paths.output_dir) / "train" / str(cfg.task_name) / stamp
+
+
+def _instantiate_callbacks(cfg: DictConfig, checkpoint_dir: Path, label: str) -> list[Callback]:
+    callbacks: list[Callback] = [EpochSummary(label)]
+    for cb_cfg in (cfg.get("callbacks") or {}).values():
+        if not isinstance(cb_cfg, DictConfig) or "_target_" not in cb_cfg:
+            continue
+        extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in cb_cfg else {}
+        callbacks.append(instantiate(cb_cfg, **extra))
+    return callbacks
+
+
+def _instantiate_loggers(cfg: DictConfig, run_dir: Path, name: str, version: str) -> list:
+    loggers = []
+    for key, lg_cfg in (cfg.get("logger") or {}).items():
+        if not isinstance(lg_cfg, DictConfig) or "_target_" not in lg_cfg:
+            continue
+        loggers.append(instantiate(lg_cfg, save_dir=str(run_dir / key), name=name, version=version))
+    return loggers
+
+
+def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
+    return next((cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)), None)
+
+
+def _load_weights(model: L.LightningModule, checkpoint: str | Path, allowed_dir: Path) -> None:
+    """Weights of a Lightning checkpoint inside ``allowed_dir``, read without unpickling code."""
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_relative_to(allowed_dir.resolve()):
+        raise ValueError(f"refusing checkpoint {checkpoint}: outside the run's folder {allowed_dir}")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    model.load_state_dict(state)
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The model config instantiated, with the dm-dt input shape taken from the preprocessing edges."""
+    dmdt_shape = list(PreprocessingConfig.from_dict(cfg.preprocessing).dmdt.shape)
+    dmdt = {**OmegaConf.to_container(cfg.model.dmdt, resolve=True), "input_shape": dmdt_shape}
+    return instantiate(cfg.model, dmdt=dmdt)
+
+
+def train_classifier(
+    cfg: DictConfig,
+    positive: str,
+    run_dir: Path,
+    prepared: tuple | None = None,
+    extra_callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train the classifier of ``positive`` (a class of ``labels.layers[data.layer]``) in balanced
+    rounds; returns its metrics (``val/loss_best``, ``val/loss``, ``val/auroc``, ``val/acc``,
+    ``rounds``, ``epochs``, ``seconds``, ``path``).
+
+    ``prepared``: the dataset from :func:`ccsnscore.data.cache.load_or_prepare` (loaded here when
+    None); ``extra_callbacks`` join the first round's trainer (e.g. a sweep's pruning report).
+    """
+    start = time.perf_counter()
+    layer, case = str(cfg.data.layer), str(cfg.data.input_case)
+    label = f"{layer}/{case}/{positive}"
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.data.positive = positive
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data, prepared=prepared, n_jobs=int(cfg.get("n_jobs") or 1))
+    datamodule.setup("fit")
+    model = build_module(cfg)
+    balance = str(cfg.get("balance", "rounds"))
+    if balance == "rounds":
+        rounds = balanced_rounds(datamodule.train_labels, int(cfg.max_rounds), np.random.default_rng(int(cfg.seed)))
+    elif balance == "weighted":  # every sample in one fit; each class carries half the loss
+        labels = datamodule.train_labels
+        n_pos = int(labels.sum())
+        n_neg = len(labels) - n_pos
+        if n_pos == 0 or n_neg == 0:
+            raise ValueError(f"{label}: a class has no training samples ({n_pos} positive, {n_neg} negative)")
+        rounds = [np.arange(len(labels))]
+        model.class_weight = (len(labels) / (2 * n_neg), len(labels) / (2 * n_pos))
+    else:
+        raise ValueError(f"balance must be 'rounds' or 'weighted', got {balance!r}")
+    log.info(
+        "%s: %d training samples (%d positive), %d balanced round(s) of %d",
+        label,
+        len(datamodule.train_labels),
+        int(datamodule.train_labels.sum()),
+        len(rounds),
+        len(rounds[0]),
+    )
+
+    loggers = _instantiate_loggers(cfg, run_dir, f"{layer}_{case}", positive)
+    checkpoint_root = run_dir / "checkpoints" / layer / case / positive
+    best_score, best_state, history = math.inf, None, []
+    step_offset = 0
+    for k, subset in enumerate(rounds, start=1):
+        round_dir = checkpoint_root / f"round_{k}"
+        summary_file = round_dir / "summary.json"
+        if cfg.get("ckpt_resume") and summary_file.is_file():  # finished before the interruption
+            summary = json.loads(summary_file.read_text())
+            log.info("%s round %d: done before, best val/loss %s", label, k, summary["best_score"])
+            if summary["best_model_path"]:
+                _load_weights(model, summary["best_model_path"], run_dir)
+        else:
+            datamodule.train_subset = subset
+            for lg in loggers:
+                if hasattr(lg, "step_offset"):
+                    lg.step_offset = step_offset
+            callbacks = _instantiate_callbacks(cfg, round_dir, f"{label} round {k}")
+            if k == 1:
+                callbacks += list(extra_callbacks)
+            trainer = instantiate(
+                cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+            )
+            last = round_dir / "last.ckpt"
+            resume_from = str(last) if cfg.get("ckpt_resume") and last.is_file() else None
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+            ckpt_cb = _checkpoint_callback(trainer)
+            best_path = ckpt_cb.best_model_path if ckpt_cb is not None else ""
+            score = ckpt_cb.best_model_score if ckpt_cb is not None else None
+            if best_path:
+                _load_weights(model, best_path, run_dir)  # the next round continues from the best weights
+            summary = {
+                "round": k,
+                "n_train": int(len(subset)),
+                "best_model_path": best_path,
+                "best_score": None if score is None else float(score),
+                "epochs": int(trainer.current_epoch),
+                "global_step": int(trainer.global_step),
+            }
+            if trainer.is_global_zero and ckpt_cb is not None and best_path:
+                summary_file.parent.mkdir(parents=True, exist_ok=True)
+                summary_file.write_text(json.dumps(summary, indent=1))
+        step_offset += summary["global_step"]
+        history.append(summary)
+        score = summary["best_score"]
+        if score is None or score < best_score or best_state is None:
+            best_score = math.inf if score is None else score
+            best_state = copy.deepcopy(model.state_dict())
+            best_round = k
+
+    model.load_state_dict(best_state)
+    validator = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
+    validated = validator.validate(model, datamodule=datamodule, verbose=False)[0]
+    metrics = {key: float(validated[key]) for key in ("val/loss", "val/auroc", "val/acc") if key in validated}
+    metrics["val/loss_best"] = best_score if math.isfinite(best_score) else metrics["val/loss"]
+    metrics.update(
+        rounds=len(rounds),
+        best_round=best_round,
+        epochs=sum(h["epochs"] for h in history),
+        seconds=round(time.perf_counter() - start, 1),
+    )
+
+    run_cfg = OmegaConf.to_container(cfg, resolve=True)
+    for lg in loggers:
+        if isinstance(lg, TensorBoardLogger):
+            lg.log_hyperparams(run_cfg, metrics={f"hparams/{k}": v for k, v in metrics.items() if k in SUMMARY_KEYS})
+        else:
+            lg.log_hyperparams(run_cfg)
+        lg.finalize("success")
+
+    if cfg.get("save_classifiers", True) and validator.is_global_zero:
+        path = classifier_path(run_dir / "classifiers", layer, case, positive)
+        training = {
+            "seed": int(cfg.seed),
+            "max_rounds": int(cfg.max_rounds),
+            "rounds": history,
+            "best_round": best_round,
+            "batch_size": int(cfg.data.batch_size),
+            "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
+            "callbacks": OmegaConf.to_container(cfg.callbacks, resolve=True) if cfg.get("callbacks") else {},
+            "optimizer": OmegaConf.to_container(cfg.model.optimizer, resolve=True),
+            "scheduler": OmegaConf.to_container(cfg.model.scheduler, resolve=True)
+            if cfg.model.get("scheduler")
+            else None,
+            "balance": balance,
+            "data": {
+                k: v
+                for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+                if k not in ("preprocessing", "labels", *PATH_KEYS)
+            },
+            "run_dir": run_dir.name,
+            "seconds": metrics["seconds"],
+        }
+        save_classifier(
+            path,
+            model.network,
+            layer=layer,
+            positive=positive,
+            label_map=cfg.labels.layers[layer],
+            preprocessing=cfg.preprocessing,
+            manifest=datamodule.manifest,
+            test_split_file=cfg.data.test_split_file,
+            metrics=metrics,
+            training=training,
+            dataset_summary=datamodule.summary().to_dict(orient="index"),
+            hierarchy=cfg.labels.get("hierarchy"),
+        )
+        metrics["path"] = str(path)
+        log.info("%s: wrote %s", label, path)
+    log.info("%s: %s", label, {k: v for k, v in metrics.items() if k != "path"})
+    return metrics
+
+
+def _summarise(per_classifier: dict[str, dict]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in SUMMARY_KEYS:
+        values = [m[key] for m in per_classifier.values() if key in m]
+        if values:
+            result[key] = float(np.mean(values))
+    for positive, metrics in per_classifier.items():
+        for key, value in metrics.items():
+            result[f"{positive}/{key}"] = value
+    return result
+
+
+def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+    """Train every classifier of ``cfg.data.layer`` (or ``cfg.classifiers``) for ``cfg.data.input_case``.
+
+    Returns metrics by name: the mean over the classifiers of ``val/loss_best``, ``val/loss``,
+    ``val/auroc`` and ``val/acc``, and per classifier ``<positive>/<key>`` (those plus ``rounds``,
+    ``epochs``, ``seconds``, ``path``). They are also written to ``<run_dir>/metrics.json``. The
+    dataset is read, hashed and loaded once for all classifiers. ``extra_callbacks`` join the first
+    classifier's first round.
+    """
+    if cfg.get("num_threads"):
+        torch.set_num_threads(int(cfg.num_threads))
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval.*")
+    run_dir = resolve_run_dir(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    layer, case = str(cfg.data.layer), str(cfg.data.input_case)
+    classes = list(cfg.labels.layers[layer].keys())
+    positives = list(cfg.get("classifiers") or classes)
+    unknown = sorted(set(positives) - set(classes))
+    if unknown:
+        raise ValueError(f"classifiers {unknown} are not classes of {layer}: {classes}")
+    log.info("training %s/%s classifiers %s into %s", layer, case, positives, run_dir)
+    prepared = load_or_prepare(cfg.paths.data_root, cfg.paths.cache_dir, cfg.preprocessing, int(cfg.get("n_jobs") or 1))
+    per_classifier: dict[str, dict] = {}
+    for positive in positives:
+        done = classifier_path(run_dir / "classifiers", layer, case, positive)
+        if cfg.get("ckpt_resume") and done.is_file():
+            per_classifier[positive] = {**classifier_metadata(done)["metrics"], "path": str(done)}
+            log.info("%s/%s/%s: finished before, kept %s", layer, case, positive, done)
+            continue
+        callbacks = extra_callbacks if not per_classifier else ()
+        per_classifier[positive] = train_classifier(cfg, positive, run_dir, prepared, callbacks)
+        result = _summarise(per_classifier)
+        (run_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+    result = _summarise(per_classifier)
+    (run_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+    return result
