@@ -130,3 +130,22 @@ def test_unsorted_and_repeated_wavelengths_are_sorted_and_averaged():
     assert np.allclose(preprocess_spectrum(wave[::-1], flux[::-1], 0.01, "P60", CFG), expected)
     doubled_wave, doubled_flux = np.repeat(wave, 2), np.repeat(flux, 2) + np.tile([0.1, -0.1], 200)
     assert np.allclose(preprocess_spectrum(doubled_wave, doubled_flux, 0.01, "P60", CFG), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 300])
+def test_cubic_spline_and_median_filter_match_scipy(n):
+    from scipy.interpolate import CubicSpline
+    from scipy.ndimage import median_filter
+
+    from ccsnscore.data.spectra import cubic_spline, median_filter_1d
+
+    rng = np.random.default_rng(n)
+    x = np.sort(rng.uniform(4000, 9000, n))
+    while np.any(np.diff(x) <= 0):
+        x = np.sort(rng.uniform(4000, 9000, n))
+    y = rng.normal(size=n)
+    at = np.linspace(3900, 9100, 500)
+    expected = CubicSpline(x, y, extrapolate=False)(at)
+    np.testing.assert_allclose(cubic_spline(x, y, at), expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+    for size in (1, 3, 4, 5):
+        np.testing.assert_allclose(median_filter_1d(y, size), median_filter(y, size=size, mode="nearest"))

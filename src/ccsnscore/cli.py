@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
 
 def _per_file(values, n: int, name: str):
     if values is None:
@@ -29,6 +27,8 @@ def _classify(args) -> int:
     from ccsnscore.runtime import configure_malloc
 
     configure_malloc()
+
+    import pandas as pd
 
     if args.metadata:
         table = pd.read_csv(args.metadata)
@@ -75,11 +75,15 @@ def _classify(args) -> int:
 
 
 def _models(args) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
     from ccsnscore.model.checkpoints import classifier_metadata, shipped_models_dir
 
     root = shipped_models_dir() if args.models is None else args.models
     rows = []
-    for path in sorted(pd.io.common.Path(root).glob("*/*/*.pt")):
+    for path in sorted(Path(root).glob("*/*/*.pt")):
         meta = classifier_metadata(path)
         rows.append(
             {

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from ccsnscore.data.config import PreprocessingConfig, SpectrumConfig
 from ccsnscore.data.dmdt import dmdt_histogram
@@ -111,7 +110,17 @@ def prepare_dataset(meta: pd.DataFrame, root: str | Path, cfg: PreprocessingConf
     root = Path(root)
     lcc = cfg.lightcurve
     records = meta[["row", "specfilename", "z", "instrument"]].to_dict("records")
-    parallel = Parallel(n_jobs=n_jobs)
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=n_jobs)
+    else:  # in process: no worker start-up for a handful of spectra
+
+        def parallel(tasks):
+            return [function(*a, **k) for function, a, k in tasks]
+
+        def delayed(function):
+            return lambda *a, **k: (function, a, k)
     results = parallel(
         delayed(_spectrum_task)(chunk, root, cfg.spectrum) for chunk in _chunks(records, 8 * max(n_jobs, 1))
     )

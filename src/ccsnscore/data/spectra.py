@@ -7,13 +7,60 @@ Wavelengths are in Angstrom; a preprocessed spectrum is a ``(n_wave,)`` float32 
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.ndimage import gaussian_filter1d, median_filter
 
 from ccsnscore.data.config import SEDM_INSTRUMENT, SpectrumConfig, wavelength_grid
 from ccsnscore.data.io import BadInputError
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def cubic_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The not-a-knot cubic spline through ``(x, y)`` (``x`` strictly increasing) evaluated at ``at``;
+    NaN outside ``[x[0], x[-1]]``. Equal to ``scipy.interpolate.CubicSpline(x, y, extrapolate=False)``
+    (the same banded system), without importing ``scipy.interpolate``."""
+    from scipy.linalg import solve_banded
+
+    x, y, at = np.asarray(x, float), np.asarray(y, float), np.asarray(at, float)
+    n = x.size
+    dx = np.diff(x)
+    slope = np.diff(y) / dx
+    if n == 2:
+        s = np.array([slope[0], slope[0]])
+    elif n == 3:  # one parabola through the three points
+        a = (slope[1] - slope[0]) / (x[2] - x[0])
+        s = np.array([slope[0] - a * dx[0], slope[0] + a * dx[0], slope[1] + a * dx[1]])
+    else:
+        band = np.zeros((3, n))
+        rhs = np.empty(n)
+        band[1, 1:-1] = 2 * (dx[:-1] + dx[1:])
+        band[0, 2:] = dx[:-1]
+        band[-1, :-2] = dx[1:]
+        rhs[1:-1] = 3 * (dx[1:] * slope[:-1] + dx[:-1] * slope[1:])
+        band[1, 0], band[0, 1] = dx[1], x[2] - x[0]
+        d = x[2] - x[0]
+        rhs[0] = ((dx[0] + 2 * d) * dx[1] * slope[0] + dx[0] ** 2 * slope[1]) / d
+        band[1, -1], band[-1, -2] = dx[-2], x[-1] - x[-3]
+        d = x[-1] - x[-3]
+        rhs[-1] = (dx[-1] ** 2 * slope[-2] + (2 * d + dx[-1]) * dx[-2] * slope[-1]) / d
+        s = solve_banded((1, 1), band, rhs, overwrite_ab=True, overwrite_b=True, check_finite=False)
+    t = (s[:-1] + s[1:] - 2 * slope) / dx
+    c0, c1, c2, c3 = t / dx, (slope - s[:-1]) / dx - t, s[:-1], y[:-1]
+    i = np.clip(np.searchsorted(x, at, side="right") - 1, 0, n - 2)
+    h = at - x[i]
+    out = ((c0[i] * h + c1[i]) * h + c2[i]) * h + c3[i]
+    return np.where((at >= x[0]) & (at <= x[-1]), out, np.nan)
+
+
+def median_filter_1d(values: np.ndarray, size: int) -> np.ndarray:
+    """Running median over ``size`` points, edges padded with the end values; for an even ``size`` the
+    upper of the two middle values (as ``scipy.ndimage.median_filter(values, size, mode="nearest")``)."""
+    values = np.asarray(values, float)
+    if size <= 1 or values.size == 0:
+        return values.copy()
+    left = size // 2
+    padded = np.pad(values, (left, size - 1 - left), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, size)
+    return np.partition(windows, size // 2, axis=1)[:, size // 2]
 
 
 def deredshift(wave: np.ndarray, z: float) -> np.ndarray:
@@ -46,6 +93,8 @@ def smooth_to_resolution(
     log_grid = np.arange(log_wave[0], log_wave[-1], step)
     flux_log = np.interp(log_grid, log_wave, flux)
     sigma_pixels = kernel_fwhm / FWHM_PER_SIGMA / step
+    from scipy.ndimage import gaussian_filter1d  # only literature spectra need it
+
     smoothed = gaussian_filter1d(flux_log, sigma_pixels, mode="nearest")
     return np.exp(log_grid), smoothed
 
@@ -115,10 +164,10 @@ def preprocess_spectrum(
     hi = min(np.searchsorted(wave, cfg.wave_max, side="right") + 1, wave.size)
     wave, flux = wave[lo:hi], flux[lo:hi]
     grid = wavelength_grid(cfg)
-    flux_grid = CubicSpline(wave, flux, extrapolate=False)(grid)
+    flux_grid = cubic_spline(wave, flux, grid)
     covered = np.isfinite(flux_grid)
     if covered.sum() > 0:
-        filtered = median_filter(flux_grid[covered], size=cfg.median_kernel, mode="nearest")
+        filtered = median_filter_1d(flux_grid[covered], cfg.median_kernel)
         flux_grid[covered] = filtered
     scale = np.nanmax(np.abs(flux_grid)) if covered.any() else 0.0
     if not np.isfinite(scale) or scale == 0:
