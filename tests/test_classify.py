@@ -37,9 +37,15 @@ def test_classify_real_sedm_spectrum_and_bad_rows(model_dir, public_data_root, t
     assert "too_few_points" in out["error"].iloc[1] or "points" in out["error"].iloc[1]
     assert "redshift" in out["error"].iloc[2]
     good = out.iloc[0]
-    for cls in ("Ia", "nonIa", "Hrich", "Hpoor", "II", "IIb-H", "IIn", "Ib", "Ic", "Ic-BL"):
-        assert 0 <= good[cls] <= 1 and good[f"{cls}_std"] >= 0
-    assert good["path"].startswith("layer0:")
+    layers = {"layer0": ("Ia", "CC", "other"), "layer1": ("Hrich", "Hpoor"), "layer2a": ("II", "IIb-H", "IIn"),
+              "layer2b": ("Ib", "Ic", "Ic-BL")}
+    for layer, classes in layers.items():
+        for cls in classes:  # scores of the layers the spectrum reached; blank for the others
+            if good[f"{layer}_decision"]:
+                assert 0 <= good[cls] <= 1 and good[f"{cls}_std"] >= 0
+            else:
+                assert np.isnan(good[cls]) and np.isnan(good[f"{cls}_std"])
+    assert good["layer0_decision"] and good["path"].startswith("layer0:")
     assert list(out.columns[:3]) == ["name", "specfilename", "error"]
     assert out["tns_reportable"].dtype == bool and not out["tns_reportable"].iloc[1]
 

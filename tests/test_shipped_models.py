@@ -44,7 +44,11 @@ def test_shipped_hierarchy_classifies_real_sedm_spectra(public_data_root):
     picks = picks.groupby("type").head(2)
     out = classify_table(picks, load_model_set(), root=public_data_root, n_passes=30)
     assert (out["error"] == "").all()
-    scores = out[["Ia", "Hrich", "Hpoor", "II", "Ic"]].to_numpy(float)
-    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
-    assert out["path"].str.startswith("layer0:").all()
+    model_set = load_model_set()
+    for layer, classes in model_set.layer_classes().items():
+        reached = (out[f"{layer}_decision"] != "").to_numpy()
+        scores = out.loc[reached, list(classes)].to_numpy(float)
+        assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+        assert out.loc[~reached, list(classes)].isna().all().all()  # branches not taken are blank
+    assert out["path"].str.startswith("layer0:").all() and (out["layer0_decision"] != "").all()
     assert set(classifier_metadata("layer1/S/Hrich")["channels"]) == {"spectrum"}

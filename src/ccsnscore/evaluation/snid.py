@@ -12,8 +12,8 @@ templates):
   SNID run: ``Hrich = II / (II + Ib + Ic)``, ``Hpoor = (Ib + Ic) / (II + Ib + Ic)``. Where SNID has
   no CC match at all (``II + Ib + Ic == 0``) both are 0: SNID supports neither, so such spectra sit
   at the bottom of both ROC curves rather than being dropped (dropping them would flatter SNID).
-- Layer 0: ``Ia = IA / total`` and ``nonIa = 1 - Ia`` over all fractions including NOTSN (our
-  ``nonIa`` class also holds non-SN transients); NaN when every fraction is 0.
+- Layer 0: ``Ia = IA / total``, ``CC = (II + Ib + Ic) / total``, ``other = NOTSN / total`` and
+  ``nonIa = 1 - Ia`` over all fractions; NaN when every fraction is 0.
 - Rlap scores (appendix A): ``<cls>_rlap`` is the best-match rlap where the best match's type maps
   to ``<cls>``, else ``-inf`` (below any threshold), for :func:`ccsnscore.evaluation.metrics.roc_at_thresholds`.
   SNID type ``IIb`` maps to ``Hrich``/``IIb-H`` (SNID's IIb templates are mostly H-rich phases);
@@ -88,7 +88,7 @@ def snid_match_class(match_type: str, match_subtype: str = "") -> tuple[str, str
 def snid_scores(header: Mapping[str, str]) -> dict:
     """SNID's scores for our classes from one header (see the module docstring for the choices).
 
-    Returns ``Hrich``, ``Hpoor``, ``Ia``, ``nonIa`` (fraction-based, 0-1), ``Hrich_frac`` and
+    Returns ``Hrich``, ``Hpoor``, ``Ia``, ``nonIa``, ``CC``, ``other`` (fraction-based, 0-1), ``Hrich_frac`` and
     ``Hpoor_frac`` (the raw fractions ``II`` and ``Ib + Ic``, not renormalised), ``<cls>_rlap`` for
     ``Hrich``, ``Hpoor``, ``II``, ``IIb-H``, ``IIn``, ``Ib``, ``Ic``, ``Ic-BL``, ``Ia``, and the
     parsed values of :func:`parse_snid_header` plus ``match_layer1``/``match_layer2``.
@@ -107,6 +107,8 @@ def snid_scores(header: Mapping[str, str]) -> dict:
     scores["Hrich_frac"], scores["Hpoor_frac"] = frac_ii, frac_ib + frac_ic
     ia = parsed["frac_Ia"] / total if total > 0 else float("nan")
     scores["Ia"], scores["nonIa"] = ia, 1.0 - ia
+    scores["CC"] = cc_total / total if total > 0 else float("nan")
+    scores["other"] = parsed["frac_notSN"] / total if total > 0 else float("nan")
 
     layer1, layer2 = snid_match_class(parsed["match_type"], parsed["match_subtype"])
     rlap = parsed["match_rlap"]

@@ -19,6 +19,8 @@ from ccsnscore.inference.model_set import ModelSet
 from ccsnscore.inference.pipeline import predict
 
 log = logging.getLogger("ccsnscore.evaluation")
+SNID_CLASSES = ("Hrich", "Hpoor", "Ia", "nonIa", "CC", "other")
+"""Classes that SNID's header fractions give a score for (:func:`ccsnscore.evaluation.snid.snid_scores`)."""
 
 
 def recorded_test_names(model_set: ModelSet) -> set[str]:
@@ -83,7 +85,7 @@ def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
         except BadInputError:
             header = {}
         scores = snid_scores(header) if any(k.startswith("SNIDFRAC") for k in header) else {}
-        rows.append({f"{k}_snid": scores.get(k, np.nan) for k in ("Hrich", "Hpoor", "Ia", "nonIa")})
+        rows.append({f"{k}_snid": scores.get(k, np.nan) for k in SNID_CLASSES})
     return pd.DataFrame(rows, index=table.index)
 
 

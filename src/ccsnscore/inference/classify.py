@@ -77,12 +77,23 @@ def classify_table(
     kept_rows = prepared.samples["row"].to_numpy()
     if not use_layer0:
         model_set = model_set.without(model_set.hierarchy.root)
-    result = predict(model_set, channels, n_passes, seed, index=kept_rows)
+    result = blank_branches_not_taken(predict(model_set, channels, n_passes, seed, index=kept_rows), model_set)
     for column in result.columns:
         out.loc[kept_rows, column] = result[column].to_numpy()
     if "num_snid" in out:
         out["tns_reportable"] = tns_reportable_rows(out, model_set)
     return order_columns(out, list(model_set.classifiers))
+
+
+def blank_branches_not_taken(result: pd.DataFrame, model_set: ModelSet) -> pd.DataFrame:
+    """Scores of the classifiers of layers a row never reached set to NaN (a layer-2b score of a
+    spectrum decided H-rich means nothing); the decision columns already say which were reached."""
+    result = result.copy()
+    for layer, classes in model_set.layer_classes().items():
+        unreached = (result[f"{layer}_decision"] == "").to_numpy()
+        columns = [c for cls in classes for c in (cls, f"{cls}_std")]
+        result.loc[unreached, columns] = np.nan
+    return result
 
 
 def tns_reportable_rows(out: pd.DataFrame, model_set: ModelSet) -> np.ndarray:
