@@ -37,8 +37,12 @@ def test_classify_real_sedm_spectrum_and_bad_rows(model_dir, public_data_root, t
     assert "too_few_points" in out["error"].iloc[1] or "points" in out["error"].iloc[1]
     assert "redshift" in out["error"].iloc[2]
     good = out.iloc[0]
-    layers = {"layer0": ("Ia", "CC", "other"), "layer1": ("Hrich", "Hpoor"), "layer2a": ("II", "IIb-H", "IIn"),
-              "layer2b": ("Ib", "Ic", "Ic-BL")}
+    layers = {
+        "layer0": ("Ia", "CC", "other"),
+        "layer1": ("Hrich", "Hpoor"),
+        "layer2a": ("II", "IIb-H", "IIn"),
+        "layer2b": ("Ib", "Ic", "Ic-BL"),
+    }
     for layer, classes in layers.items():
         for cls in classes:  # scores of the layers the spectrum reached; blank for the others
             if good[f"{layer}_decision"]:

@@ -58,6 +58,15 @@ def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):
     metrics = pd.read_csv(tmp_path / "report" / "tables" / "metrics_layer1_S.csv", index_col=0)
     assert {"TPR_lo", "TPR_hi", "FPR", "F1"} <= set(metrics.columns)
     assert metrics["n"].sum() == 2 * (scored["S"]["true_layer1"] != "").sum()
+    # every layer shows the networks with and without MC dropout beside the tree baseline
+    assert {"eval_Hrich", "tree_Hrich", "tree_Ic", "tree_CC"} <= set(scored["S"].columns)
+    comparison = pd.read_csv(tmp_path / "report" / "tables" / "comparison_layer1_S.csv", index_col=0)
+    assert list(comparison.index[:3]) == ["network (MC dropout)", "network (dropout off)", "tree baseline"]
+    assert {"accuracy_lo", "macro_auc_hi", "confident_fraction", "recall_Hrich"} <= set(comparison.columns)
+    assert (comparison["n"] == (scored["S"]["true_layer1"] != "").sum()).all()
+    gate = pd.read_csv(tmp_path / "report" / "tables" / "gate_S.csv", index_col=0)
+    assert set(gate.index) <= {"Ia", "CC", "other"} and (gate["let through"] + gate["stopped"]).round(9).eq(1).all()
+    assert "reliability_layer1_S.png" in {f.name for f in figures} and "The gate" in text
 
 
 def test_evaluate_refuses_to_guess_the_models():

@@ -121,6 +121,7 @@ def prepare_dataset(meta: pd.DataFrame, root: str | Path, cfg: PreprocessingConf
 
         def delayed(function):
             return lambda *a, **k: (function, a, k)
+
     results = parallel(
         delayed(_spectrum_task)(chunk, root, cfg.spectrum) for chunk in _chunks(records, 8 * max(n_jobs, 1))
     )

@@ -198,3 +198,34 @@ def plot_score_histograms(
     if title:
         ax.set_title(title)
     return _finish(fig, path)
+
+
+def plot_reliability(
+    curves: Mapping[str, tuple], bins: int = 10, title: str | None = None, ax=None, path=None
+) -> Figure:
+    """Reliability (calibration) diagram: observed fraction of positives against the mean predicted
+    probability in ``bins`` equal-width bins, one line per entry of ``curves`` (``label ->
+    (y_true, score)``), with the count of spectra per point and the diagonal of perfect calibration."""
+    fig, ax = _axes(ax, 5.0, 4.5)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":", label="perfectly calibrated")
+    for color, (label, (y_true, score)) in zip(CURVE_COLORS * 10, curves.items()):
+        y_true, score = np.asarray(y_true, float), np.asarray(score, float)
+        keep = np.isfinite(y_true) & np.isfinite(score)
+        y_true, score = y_true[keep], score[keep]
+        which = np.clip(np.digitize(score, edges) - 1, 0, bins - 1)
+        counts = np.bincount(which, minlength=bins)
+        used = counts > 0
+        mean_score = np.bincount(which, weights=score, minlength=bins)[used] / counts[used]
+        observed = np.bincount(which, weights=y_true, minlength=bins)[used] / counts[used]
+        ax.plot(mean_score, observed, color=color, marker="o", ms=3, lw=1.2, label=f"{label} ({int(keep.sum())})")
+        for x, y, n in zip(mean_score, observed, counts[used]):
+            ax.annotate(str(int(n)), (x, y), fontsize=6, color=color, xytext=(2, 2), textcoords="offset points")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("fraction of positives")
+    ax.legend(loc="upper left", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ccsnscore.evaluation.comparison import layer_comparison
 from ccsnscore.evaluation.metrics import (
     binary_roc,
     class_metrics,
@@ -21,9 +22,17 @@ from ccsnscore.evaluation.metrics import (
     confusion_with_ambiguous,
     overall_accuracy,
     tns_breakdown,
+    wilson_interval,
 )
-from ccsnscore.evaluation.plots import new_figure, plot_confusion, plot_confusion_grid, plot_roc, plot_score_histograms
-from ccsnscore.inference.decisions import CONFIDENT_MAX_STD, CONFIDENT_MIN_SCORE, decide
+from ccsnscore.evaluation.plots import (
+    new_figure,
+    plot_confusion,
+    plot_confusion_grid,
+    plot_reliability,
+    plot_roc,
+    plot_score_histograms,
+)
+from ccsnscore.inference.decisions import AMBIGUOUS, CONFIDENT_MAX_STD, CONFIDENT_MIN_SCORE, decide
 
 MIN_SCORE = {"gold": CONFIDENT_MIN_SCORE, "bronze": 0.9}
 """The confidence cut on the score: the paper's for gold spectra, stricter for bronze ones."""
@@ -207,6 +216,70 @@ def roc_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, ca
     return table.assign(case=case, layer=layer)
 
 
+def comparison_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, case: str) -> pd.DataFrame | None:
+    """The networks (MC dropout and dropout off), the tree baseline and SNID on the same spectra,
+    with 68% intervals (Wilson for accuracy, bootstrap for AUC), and the reliability diagram."""
+    classes = _classes(scored, info, layer)
+    if classes is None:
+        return None
+    rows = scored[scored[f"true_{layer}"] != ""]
+    if rows.empty:
+        return None
+    table = layer_comparison(rows, layer, classes)
+    report.text(
+        f"Scorers of {layer} on the same {len(rows)} spectra (accuracy counts ambiguous as wrong; "
+        f"confident: score > {CONFIDENT_MIN_SCORE} and std < {CONFIDENT_MAX_STD}, which only MC dropout "
+        "can pass with a non-zero spread; `_lo`/`_hi`: 68% intervals):"
+    )
+    report.table(table, f"comparison_{layer}_{case}")
+    curves = {c: ((rows[f"true_{layer}"] == c).to_numpy(int), rows[c].to_numpy()) for c in classes}
+    report.figure(
+        plot_reliability(curves, title=f"{layer}, case {case}: MC-dropout means"),
+        f"reliability_{layer}_{case}",
+        f"reliability diagram {layer}",
+    )
+    return table.assign(layer=layer, case=case)
+
+
+GATE_TARGETS = {"Ia": ("stopped", 0.95), "CC": ("let through", 0.95), "other": ("stopped", 0.90)}
+"""Goals of the gate: the share of each true class stopped (any decision but CC) or let through."""
+
+
+def gate_section(report: Report, scored: pd.DataFrame, info: dict, case: str) -> pd.DataFrame | None:
+    """Layer 0 as the hierarchy used it: per true class, the share let through to layer 1 (decided
+    ``CC``) and stopped (``Ia``, ``other`` or ambiguous), with Wilson 68% intervals."""
+    if "layer0_decision" not in scored or "true_layer0" not in scored:
+        return None
+    rows = scored[scored["true_layer0"] != ""]
+    decision = rows["layer0_decision"].replace("", AMBIGUOUS)
+    out = []
+    for cls, group in rows.groupby("true_layer0"):
+        called = decision.loc[group.index]
+        through = int((called == "CC").sum())
+        n = len(group)
+        lo, hi = wilson_interval(through, n)
+        out.append(
+            {
+                "true class": cls,
+                "n": n,
+                **{f"decided {d}": int((called == d).sum()) for d in ("Ia", "CC", "other", AMBIGUOUS)},
+                "let through": through / n,
+                "let through_lo": float(lo),
+                "let through_hi": float(hi),
+                "stopped": 1 - through / n,
+                "goal": f"{GATE_TARGETS[cls][0]} >= {GATE_TARGETS[cls][1]:.0%}" if cls in GATE_TARGETS else "",
+            }
+        )
+    table = pd.DataFrame(out).set_index("true class")
+    report.text(
+        f"### The gate — case {case} ({len(rows)} spectra)",
+        "Layer 0 decides Ia, core collapse (CC) or other; only CC spectra go on to layer 1 (an "
+        "ambiguous gate stops the spectrum).",
+    )
+    report.table(table, f"gate_{case}")
+    return table.assign(case=case)
+
+
 def hierarchy_section(report: Report, scored: pd.DataFrame, info: dict, case: str) -> None:
     """End-to-end: the hierarchy's final decision against the true subtype (or H-rich/H-poor)."""
     if "true_layer1" not in scored:
@@ -216,12 +289,12 @@ def hierarchy_section(report: Report, scored: pd.DataFrame, info: dict, case: st
     true = np.where(sub != "", sub, rows["true_layer1"]).astype(object)
     classes = [c for layer in ("layer2a", "layer2b") for c in info["layers"].get(layer, {})] + ["Hrich", "Hpoor"]
     if "layer0" in info["layers"]:
-        classes.append("Ia")
+        classes += [c for c in info["layers"]["layer0"] if c not in classes]
     report.text(
         f"### Whole hierarchy — case {case} ({len(rows)} CC spectra)",
-        "Final decision of the hierarchy (Ia gate, layer 1, then layer 2a/2b); `Hrich`/`Hpoor` "
-        "when layer 2 was ambiguous. Rows: true subtype (or layer-1 class when the subtype is "
-        "none of layer 2's).",
+        "Final decision of the hierarchy (the gate, layer 1, then layer 2a/2b); `Hrich`/`Hpoor` "
+        "when layer 2 was ambiguous, `CC` when layer 1 was. Rows: true subtype (or layer-1 class "
+        "when the subtype is none of layer 2's).",
     )
     confusion = confusion_with_ambiguous(true, rows["decision"].to_numpy(object), classes)
     report.table(confusion.loc[[c for c in classes if c in set(true)]], f"confusion_hierarchy_{case}", floatfmt=".0f")
@@ -256,7 +329,7 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
         "# ccsnscore evaluation report",
         f"- created: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- command: `{command}`",
-        f"- dataset: `{first.get('data_root')}` (fingerprint {first.get('dataset_fingerprint')})",
+        f"- dataset: `{Path(str(first.get('data_root'))).name}` (fingerprint {first.get('dataset_fingerprint')})",
         f"- input cases: {', '.join(scored)}",
         "- scores: mean and standard deviation of 100 Monte-Carlo-dropout passes per classifier; "
         "a layer's decision is its top classifier unless the top two overlap within the sum of "
@@ -264,7 +337,7 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
         "- metrics (table 3 of the paper): ambiguous counted as FN for TPR and as TN for FPR; "
         "`_lo`/`_hi` are Wilson 68% interval bounds.",
     )
-    all_metrics, all_aucs = [], []
+    all_metrics, all_aucs, comparisons, gates = [], [], [], []
     for case, table in scored.items():
         table.to_csv(folder / f"scores_{case}.csv", index=False)
         info = infos[case]
@@ -276,6 +349,7 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
         )
         m = layer_section(report, table, info, "layer1", case, title="Layer 1: H-rich vs H-poor")
         all_metrics.append(m)
+        comparisons.append(comparison_section(report, table, info, "layer1", case))
         all_aucs.append(roc_section(report, table, info, "layer1", case))
         if "tag" in table:
             for tag in ("gold", "bronze"):
@@ -286,6 +360,7 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
                     )
         for layer, title in (("layer2a", "Layer 2a: II / IIb-H / IIn"), ("layer2b", "Layer 2b: Ib / Ic / Ic-BL")):
             all_metrics.append(layer_section(report, table, info, layer, case, title=title))
+            comparisons.append(comparison_section(report, table, info, layer, case))
             all_aucs.append(roc_section(report, table, info, layer, case))
         all_metrics.append(
             layer_section(
@@ -298,8 +373,11 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
                 title="Layer 2b: Ib vs Ic (Ic-BL merged into Ic)",
             )
         )
-        all_metrics.append(layer_section(report, table, info, "layer0", case, title="Layer 0: Ia vs non-Ia"))
+        title0 = "Layer 0: " + " / ".join(info["layers"].get("layer0", {}))
+        all_metrics.append(layer_section(report, table, info, "layer0", case, title=title0))
+        comparisons.append(comparison_section(report, table, info, "layer0", case))
         all_aucs.append(roc_section(report, table, info, "layer0", case))
+        gates.append(gate_section(report, table, info, case))
         hierarchy_section(report, table, info, case)
         tns_section(report, table, case)
     metrics = [m for m in all_metrics if m is not None]
@@ -339,6 +417,12 @@ def write_report(scored: dict[str, pd.DataFrame], folder: Path, infos: dict, com
     aucs = [a for a in all_aucs if a is not None]
     if aucs:
         pd.concat(aucs).to_csv(folder / "tables" / "auc_all.csv")
+    compared = [c for c in comparisons if c is not None]
+    if compared:
+        pd.concat(compared).to_csv(folder / "tables" / "comparison_all.csv")
+    gate_tables = [g for g in gates if g is not None]
+    if gate_tables:
+        pd.concat(gate_tables).to_csv(folder / "tables" / "gate_all.csv")
     (folder / "report.json").write_text(
         json.dumps(
             {"command": command, "cases": list(scored), "dataset_fingerprint": first.get("dataset_fingerprint")},

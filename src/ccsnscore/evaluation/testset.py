@@ -13,8 +13,10 @@ from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.channels import build_channels
 from ccsnscore.data.io import BadInputError, read_spectrum
 from ccsnscore.data.labels import label_status, layer_class_of
+from ccsnscore.evaluation.baseline import tree_features, tree_scores
 from ccsnscore.evaluation.snid import snid_scores
 from ccsnscore.inference.decisions import AMBIGUOUS
+from ccsnscore.inference.mc_dropout import eval_score_table
 from ccsnscore.inference.model_set import ModelSet
 from ccsnscore.inference.pipeline import predict
 
@@ -89,16 +91,45 @@ def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, index=table.index)
 
 
+def tree_baseline_scores(table: pd.DataFrame, arrays: dict, model_set: ModelSet, seed: int = 0) -> pd.DataFrame:
+    """``tree_<class>`` scores of the test rows of ``table`` from one tree per classifier of the set,
+    trained on the same layer's non-test rows (:mod:`ccsnscore.evaluation.baseline`)."""
+    test = table["is_test"].to_numpy()
+    features = tree_features(arrays, model_set.input_case)
+    columns = {}
+    for layer, classes in model_set.layer_classes().items():
+        true = table[f"true_{layer}"].to_numpy(object)
+        train = ~test & (true != "")
+        if len(set(true[train])) < 2:
+            log.warning("no tree baseline for %s: fewer than two classes outside the test split", layer)
+            continue
+        probabilities = tree_scores(features[train], {c: true[train] == c for c in classes}, features[test], seed)
+        columns.update({f"tree_{c}": p for c, p in probabilities.items()})
+    return pd.DataFrame(columns, index=np.flatnonzero(test))
+
+
 def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, dict]:
-    """Score the test samples with every classifier of ``model_set`` and decide through the hierarchy."""
-    table, arrays, info = test_samples(
+    """Score the test samples with every classifier of ``model_set`` and decide through the hierarchy.
+
+    Besides the Monte-Carlo-dropout scores and decisions, the table has ``eval_<class>`` (one pass,
+    dropout off), ``tree_<class>`` (the tree baseline, with ``cfg.baseline``) and SNID's scores.
+    """
+    table, arrays, info = labelled_samples(
         model_set, cfg.paths.data_root, cfg.paths.cache_dir, cfg.test_split, list(cfg.labels.unclassified)
     )
+    test = table["is_test"].to_numpy()
+    tree = tree_baseline_scores(table, arrays, model_set, cfg.seed) if cfg.get("baseline", True) else None
+    table = table[test].drop(columns="is_test").reset_index(drop=True)
+    arrays = {k: (v[test] if k != "bands" else v) for k, v in arrays.items()}
     log.info("case %s: %d test spectra, %d classifiers", model_set.input_case, len(table), len(model_set.classifiers))
     channels = build_channels(arrays, model_set.input_case, arrays["bands"])
     predicted = predict(model_set, channels, cfg.n_passes, cfg.seed, index=table.index)
-    snid = snid_columns(table, Path(info["data_root"]))
-    scored = pd.concat([table, predicted, snid], axis=1)
+    plain = eval_score_table(model_set.classifiers, channels, index=table.index)
+    plain = plain[list(model_set.classifiers)].add_prefix("eval_")
+    parts = [table, predicted, plain, snid_columns(table, Path(info["data_root"]))]
+    if tree is not None and len(tree.columns):
+        parts.append(tree.set_axis(table.index))
+    scored = pd.concat(parts, axis=1)
     scored["ambiguous"] = scored["decision"] == AMBIGUOUS
     scored["case"] = model_set.input_case
     return scored, info
