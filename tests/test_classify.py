@@ -78,7 +78,10 @@ def test_cli_classify_writes_json_and_ecsv(model_dir, toy_root, tmp_path, capsys
             == 0
         )
         assert out.stat().st_size > 0
-    rows = json.loads((tmp_path / "scores.json").read_text())
+    document = json.loads((tmp_path / "scores.json").read_text())
+    rows = document["rows"]
+    assert document["metadata"]["n_passes"] == 5 and document["metadata"]["input_case"] == "S"
+    assert all(len(sha) == 64 for sha in document["metadata"]["models"].values())
     assert len(rows) == 3 and all(r["error"] == "" for r in rows)
     from astropy.table import Table
 

@@ -21,13 +21,18 @@ from ccsnscore.evaluation.report import write_report
 from ccsnscore.evaluation.testset import evaluate_case
 from ccsnscore.hydra_configs import register_configs
 from ccsnscore.inference.model_set import load_model_set
-from ccsnscore.runtime import configure_malloc
+from ccsnscore.runtime import configure_malloc, report_user_errors
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@report_user_errors("evaluate")
 def main(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "models"):
+        raise ValueError("give models=<folder | run directory | [list] | shipped>; evaluation never guesses")
+    if int(cfg.n_passes) < 1:
+        raise ValueError(f"n_passes={cfg.n_passes}: need at least 1 Monte-Carlo pass")
     configure_malloc()
     roots = cfg.models if OmegaConf.is_list(cfg.models) else [cfg.models]
     device = cfg.device

@@ -16,6 +16,7 @@ from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.labels import label_status, layer_class_of
 from ccsnscore.data.splits import load_or_create_test_split
 from ccsnscore.hydra_configs import register_configs
+from ccsnscore.runtime import report_user_errors
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -55,6 +56,7 @@ def dataset_report(cfg: DictConfig) -> dict[str, pd.DataFrame]:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="prepare")
+@report_user_errors("prepare")
 def main(cfg: DictConfig) -> None:
     start = time.perf_counter()
     tables = dataset_report(cfg)

@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--out", help="where to write (default: the sweep directory, or outputs/sweeps/<study> for a URL)"
         )
         args = parser.parse_args(argv[1:])
-        study = load_study(args.target, args.study)
+        from ccsnscore.runtime import report_user_errors
+
+        study = report_user_errors("sweep summary")(load_study)(args.target, args.study)
         out = args.out or (args.target if "://" not in args.target else f"outputs/sweeps/{study.study_name}")
         for path in write_summary(study, out).values():
             print(path)
@@ -73,10 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
         return 0
-    from ccsnscore.runtime import configure_malloc
+    from ccsnscore.runtime import configure_malloc, report_user_errors
 
     configure_malloc()
-    study = run_sweep(argv)
+    study = report_user_errors("sweep")(run_sweep)(argv)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         print(f"best trial {study.best_trial.number}: {study.best_value:.6g} {study.best_trial.params}")

@@ -15,13 +15,14 @@ import hydra
 from omegaconf import DictConfig
 
 from ccsnscore.hydra_configs import register_configs
-from ccsnscore.runtime import configure_malloc
+from ccsnscore.runtime import configure_malloc, report_user_errors
 from ccsnscore.training.loop import train
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@report_user_errors("train")
 def main(cfg: DictConfig) -> float | None:
     configure_malloc()
     metrics = train(cfg)

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,29 +92,53 @@ class BadInputError(ValueError):
         self.reason = reason
 
 
+MAX_FILE_BYTES = 200_000_000
+"""Larger input files are refused (a spectrum or light curve is a few hundred kB at most)."""
+
+
+def check_input_file(path: str | os.PathLike, what: str = "spectrum") -> Path:
+    """``path`` as a Path if it names a readable regular file; else :class:`BadInputError` saying
+    why in one line (missing, a folder, a name the system refuses, too large)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise BadInputError("not_a_file", f"{path}: is a folder, not a {what} file")
+        if not path.is_file():
+            raise BadInputError("missing_file", f"{path}: {what} file not found")
+        size = path.stat().st_size
+    except OSError as err:  # e.g. a file name too long for the system
+        raise BadInputError(
+            "bad_path", f"{str(path)[:200]}: unusable path ({err.strerror or type(err).__name__})"
+        ) from None
+    if size > MAX_FILE_BYTES:
+        raise BadInputError("file_too_large", f"{path}: {size} bytes, more than a {what} file holds")
+    return path
+
+
 def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
-        if path.suffix == ".gz":
+        if path.suffix.lower() == ".gz":
             raw = gzip.decompress(raw)
-        return raw.decode("utf-8", errors="replace")
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise BadInputError("unreadable_file", f"{path}: cannot read ({err})") from err
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise BadInputError("unreadable_file", f"{path}: cannot read ({reason})") from None
+    if b"\x00" in raw[:4096]:
+        raise BadInputError("not_text", f"{path}: binary content where a text table was expected")
+    return raw.decode("utf-8", errors="replace")
 
 
 def read_spectrum(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
     """Read an ascii spectrum (plain or ``.gz``): ``#`` header lines then wavelength (Angstrom) and flux.
 
     Returns ``(wave, flux, header)``; ``header`` maps ``KEY: value`` comment lines (SEDM writes its
-    SNID results there) to strings.
+    SNID results there) to strings. Errors name the file and the line, never its content.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError("missing_file", f"{path}: spectrum file not found")
+    path = check_input_file(path, "spectrum")
     text = _read_text(path)
     header: dict[str, str] = {}
     rows = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
@@ -122,38 +147,45 @@ def read_spectrum(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, s
             if sep:
                 header[key.strip()] = value.strip()
             continue
-        rows.append(line.replace(",", " ").split()[:2])
-    try:
-        data = np.array(rows, dtype=float)
-    except ValueError as err:
-        raise BadInputError("non_numeric", f"{path}: non-numeric spectrum data ({err})") from err
-    if data.ndim != 2 or data.shape[1] < 2:
-        raise BadInputError("too_few_points", f"{path}: no (wavelength, flux) columns found")
+        fields = line.replace(",", " ").split()
+        try:
+            rows.append((float(fields[0]), float(fields[1])))
+        except (ValueError, IndexError):
+            raise BadInputError(
+                "non_numeric", f"{path}: line {number} is not two numbers (wavelength in Angstrom, flux)"
+            ) from None
+    if not rows:
+        raise BadInputError("too_few_points", f"{path}: no (wavelength, flux) rows found")
+    data = np.asarray(rows, dtype=float)
     return data[:, 0], data[:, 1], header
 
 
 def read_lightcurve(path: str | Path) -> pd.DataFrame:
     """Read a light-curve CSV with columns ``mjd, mag, emag, filter``.
 
-    Filters are mapped to ``g``/``r`` (``ztfg``/``ztfr`` accepted); rows of other filters are dropped
-    and their count is kept in ``df.attrs['unknown_filter_rows']``.
+    Filters are mapped to ``g``/``r`` (``ztfg``/``ztfr`` accepted). Rows of other filters, and rows
+    whose ``mjd``, ``mag`` or ``emag`` is not a finite number (or ``emag`` not positive), are dropped;
+    their counts are kept in ``df.attrs['unknown_filter_rows']`` and ``df.attrs['bad_rows']``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError("missing_file", f"{path}: light-curve file not found")
+    path = check_input_file(path, "light-curve")
     try:
         lc = pd.read_csv(io.StringIO(_read_text(path)), comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise BadInputError("unreadable_file", f"{path}: cannot parse light curve ({err})") from err
-    lc.columns = [c.strip().lower() for c in lc.columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, ValueError) as err:
+        raise BadInputError("unreadable_file", f"{path}: cannot parse as a CSV table ({type(err).__name__})") from None
+    lc.columns = [str(c).strip().lower() for c in lc.columns]
     missing = {"mjd", "mag", "emag", "filter"} - set(lc.columns)
     if missing:
-        raise BadInputError("bad_columns", f"{path}: light curve lacks columns {sorted(missing)}")
+        raise BadInputError(
+            "bad_columns", f"{path}: light curve lacks columns {sorted(missing)} (needs mjd,mag,emag,filter)"
+        )
     for col in ("mjd", "mag", "emag"):
         lc[col] = pd.to_numeric(lc[col], errors="coerce")
     band = lc["filter"].astype(str).str.strip().str.lower().map(BAND_ALIASES)
     unknown = int(band.isna().sum())
-    lc = lc.assign(band=band).dropna(subset=["band", "mjd", "mag", "emag"])
+    finite = np.isfinite(lc[["mjd", "mag", "emag"]].to_numpy(float)).all(axis=1) & (lc["emag"] > 0).to_numpy()
+    bad = int((~finite & band.notna().to_numpy()).sum())
+    lc = lc.assign(band=band)[finite & band.notna().to_numpy()]
     lc.attrs["unknown_filter_rows"] = unknown
+    lc.attrs["bad_rows"] = bad
     lc.attrs["path"] = str(path)
     return lc[["mjd", "mag", "emag", "band"]].reset_index(drop=True)

@@ -265,6 +265,53 @@ def _summarise(per_classifier: dict[str, dict]) -> dict[str, Any]:
     return result
 
 
+TRAINER_COUNTS = (
+    "max_epochs",
+    "min_epochs",
+    "max_steps",
+    "min_steps",
+    "check_val_every_n_epoch",
+    "log_every_n_steps",
+    "num_nodes",
+    "accumulate_grad_batches",
+)
+"""Trainer settings that must be whole numbers (or null)."""
+
+
+def quiet_lightning() -> None:
+    """Lightning's start-up lines (tips, device summaries) and the warnings every fit repeats stay out
+    of the log; the epoch summaries and real warnings remain."""
+    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (
+        r".*does not have many workers.*",
+        r".*is smaller than the logging interval.*",
+        r".*exists and is not empty.*",
+        r".*treespec.*",
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Everything that can be checked before the data are read: the layer, the input case, the
+    trainer (built once and thrown away) and the model; raises ValueError saying what is wrong."""
+    from ccsnscore.data.channels import INPUT_CASES
+
+    layer, case = str(cfg.data.layer), str(cfg.data.input_case)
+    if layer not in cfg.labels.layers:
+        raise ValueError(f"data.layer={layer}: not a layer of the labels config ({list(cfg.labels.layers)})")
+    if case not in INPUT_CASES:
+        raise ValueError(f"data.input_case={case}: choose one of {list(INPUT_CASES)}")
+    if cfg.get("ckpt_resume") and not Path(cfg.ckpt_resume).is_dir():
+        raise ValueError(f"ckpt_resume={cfg.ckpt_resume}: no such run directory")
+    for key in TRAINER_COUNTS:
+        value = cfg.trainer.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"trainer.{key}={value}: must be a whole number")
+    instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
+    build_module(cfg)
+
+
 def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Train every classifier of ``cfg.data.layer`` (or ``cfg.classifiers``) for ``cfg.data.input_case``.
 
@@ -276,8 +323,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
     """
     if cfg.get("num_threads"):
         torch.set_num_threads(int(cfg.num_threads))
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval.*")
+    quiet_lightning()
+    check_config(cfg)
     run_dir = resolve_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     layer, case = str(cfg.data.layer), str(cfg.data.input_case)
