@@ -286,7 +286,7 @@ def test_object_errors():
 def test_folder_and_missing_file(tmp_path):
     with pytest.raises(BadInputError) as excinfo:
         read_spectrum_file(tmp_path)
-    assert one_line_error(excinfo, "not_a_file") == f"{tmp_path} is a folder, not a spectrum file"
+    assert one_line_error(excinfo, "not_a_file") == f"{tmp_path}: is a folder, not a spectrum file"
     with pytest.raises(BadInputError) as excinfo:
         read_spectrum_file(tmp_path / "nothing.fits")
     assert "nothing.fits" in one_line_error(excinfo, "missing_file")

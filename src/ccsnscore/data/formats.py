@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ccsnscore.data.io import BadInputError
+from ccsnscore.data.io import BadInputError, check_input_file
 from ccsnscore.data.io import read_spectrum as read_ascii_spectrum
 
 WAVE_COLUMNS = ("wave", "wavelength", "lambda", "wl", "loglam")
@@ -129,13 +129,7 @@ def read_spectrum_file(path: str | os.PathLike) -> SpectrumData:
         ``reason`` is ``not_a_file``, ``missing_file``, ``unreadable_file``, ``unsupported_format``,
         ``unsupported_fits``, ``bad_columns``, ``non_numeric`` or ``too_few_points``.
     """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise BadInputError("not_a_file", f"{path} is a folder, not a spectrum file")
-    if not path.exists():
-        raise BadInputError("missing_file", f"{path}: spectrum file not found")
-    if not path.is_file():
-        raise BadInputError("not_a_file", f"{path} is not a regular file; {EXPECTED_FILE}")
+    path = check_input_file(Path(path).expanduser(), "spectrum")
     suffixes = [s.lower() for s in path.suffixes]
     named_gz = bool(suffixes) and suffixes[-1] == ".gz"
     if named_gz:
@@ -196,23 +190,9 @@ def _binary_kind(head: bytes) -> str | None:
     return "binary data" if head and control > 0.05 * len(head) else None
 
 
-_ASCII_PROBLEMS = {
-    "non_numeric": "non-numeric values in the data lines",
-    "too_few_points": "no (wavelength, flux) columns found",
-    "unreadable_file": "cannot read the file",
-}
-
-
 def _read_ascii(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """``data.io.read_spectrum``, its messages reworded so that none quotes the file."""
-    try:
-        return read_ascii_spectrum(path)
-    except BadInputError as err:
-        problem = _ASCII_PROBLEMS.get(err.reason, "cannot read it as an ascii spectrum")
-        raise BadInputError(
-            err.reason,
-            f"{path}: {problem}; expected '#' header lines then two numeric columns, wavelength (Angstrom) and flux",
-        ) from None
+    """:func:`ccsnscore.data.io.read_spectrum` (its messages name the line, never its content)."""
+    return read_ascii_spectrum(path)
 
 
 def _file_object_name(header: dict[str, str], path: Path) -> str:

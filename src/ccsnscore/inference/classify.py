@@ -124,13 +124,13 @@ def _read_rows(chunk: pd.DataFrame, root: Path, options: ClassifyOptions, max_z:
     spectra, errors, redshifts, sources, names = {}, {}, {}, {}, {}
     for row in chunk.itertuples():
         try:
+            z = parse_number(row.z, "z")
             if objects is not None:
                 spectrum = spectrum_from_object(objects[row.row], name=row.name)
             else:
                 spectrum = read_spectrum_file(resolve_input_path(root, row.specfilename, options.confine))
             spectra[row.row] = spectrum
             names[row.row] = spectrum.object_name
-            z = parse_number(row.z, "z")
         except BadInputError as err:
             errors[row.row] = str(err)
             continue
