@@ -195,3 +195,18 @@ def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
     ]
     (launch,) = (out / "multirun" / "train").iterdir()
     assert sorted(p.name for p in launch.iterdir() if p.is_dir()) == ["0_layer1_S", "1_layer2b_S"]
+
+
+def test_spectrum_encoder_starts_from_a_trained_classifier(compose_cfg, tmp_path):
+    from ccsnscore.testing.toy_models import write_untrained_models
+
+    models = write_untrained_models(tmp_path / "models")
+    source = load_classifier(models / "layer0" / "S" / "CC.pt")
+    small = ["model.spectrum.lstm_units=[4,4]", "model.spectrum.dense_units=[8]"]
+    cfg = compose_cfg("train", ["+experiment=layer1", *small, f"init_spectrum_from={models / 'layer0/S/CC.pt'}"])
+    module = build_module(cfg)
+    for name, value in source.encoders["spectrum"].state_dict().items():
+        assert torch.equal(module.network.encoders["spectrum"].state_dict()[name], value)
+    other = compose_cfg("train", ["+experiment=layer1", f"init_spectrum_from={models / 'layer0/S/CC.pt'}"])
+    with pytest.raises(ValueError, match="other settings"):
+        build_module(other)

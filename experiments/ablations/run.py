@@ -3,7 +3,8 @@
     python experiments/ablations/run.py --variants paper,w128 --seeds 1,2,3 [--experiment layer1_S]
         [--out outputs/ablations] [--dry-run]
 
-Each variant is a list of Hydra overrides in ``variants.yaml`` (beside this script). Every
+Each variant is a list of Hydra overrides in ``variants.yaml`` (beside this script; ``{out}`` stands
+for the output folder, e.g. to start from another run's classifier). Every
 (variant, seed) trains into ``<out>/<experiment>/<variant>/seed<k>`` with ``python -m
 ccsnscore.train``; a run whose classifiers all exist is skipped, an interrupted one is resumed
 (``ckpt_resume``). The log of each run is ``train.log`` in its folder. Score finished runs with
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     for name in names:
         for seed in args.seeds.split(","):
             run_dir = Path(args.out) / args.experiment / name / f"seed{seed}"
-            overrides = variants[name]
+            overrides = [o.replace("{out}", str(Path(args.out).resolve())) for o in variants[name]]
             if all(p.is_file() for p in expected_classifiers(run_dir, args.experiment, overrides)):
                 print(f"done before: {run_dir}", flush=True)
                 continue

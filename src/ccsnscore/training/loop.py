@@ -91,7 +91,27 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
     """The model config instantiated, with the dm-dt input shape taken from the preprocessing edges."""
     dmdt_shape = list(PreprocessingConfig.from_dict(cfg.preprocessing).dmdt.shape)
     dmdt = {**OmegaConf.to_container(cfg.model.dmdt, resolve=True), "input_shape": dmdt_shape}
-    return instantiate(cfg.model, dmdt=dmdt)
+    module = instantiate(cfg.model, dmdt=dmdt)
+    if cfg.get("init_spectrum_from"):
+        init_spectrum_encoder(module.network, cfg.init_spectrum_from, cfg.preprocessing)
+    return module
+
+
+def init_spectrum_encoder(network, path, preprocessing) -> None:
+    """Start the spectrum encoder from a trained classifier's (e.g. the gate's core-collapse
+    classifier, which saw every labelled spectrum): same architecture and preprocessing required."""
+    from ccsnscore.model.checkpoints import load_classifier
+
+    source = load_classifier(path)
+    if PreprocessingConfig.from_dict(source.metadata["preprocessing"]) != PreprocessingConfig.from_dict(preprocessing):
+        raise ValueError(f"init_spectrum_from={path}: it was trained with other preprocessing")
+    target = network.encoders["spectrum"]
+    weights = source.encoders["spectrum"].state_dict()
+    if type(source.encoders["spectrum"]) is not type(target) or {k: v.shape for k, v in weights.items()} != {
+        k: v.shape for k, v in target.state_dict().items()
+    }:
+        raise ValueError(f"init_spectrum_from={path}: its spectrum encoder has other settings")
+    target.load_state_dict(weights)
 
 
 def train_classifier(
@@ -225,6 +245,7 @@ def train_classifier(
             if cfg.model.get("scheduler")
             else None,
             "balance": balance,
+            "init_spectrum_from": Path(str(cfg.init_spectrum_from)).name if cfg.get("init_spectrum_from") else None,
             "data": {
                 k: v
                 for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
