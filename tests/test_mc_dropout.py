@@ -60,3 +60,18 @@ def test_model_state_is_restored(model_and_batch):
     assert not any(m.mc for m in model.modules() if isinstance(m, MCDropout))
     with torch.no_grad():
         assert torch.equal(model(batch), model(batch))  # deterministic again
+
+
+def test_an_ensemble_shares_the_passes_among_its_members():
+    from ccsnscore.model.network import BinaryClassifier, EnsembleClassifier
+
+    torch.manual_seed(0)
+    members = [BinaryClassifier("S", spectrum={"lstm_units": [4, 4]}) for _ in range(3)]
+    ensemble = EnsembleClassifier.from_members(members).eval()
+    batch = {"spectrum": torch.randn(6, 64, 1)}
+    expected = torch.stack([m.eval().predict_proba(batch) for m in members]).mean(0)
+    assert torch.allclose(ensemble.predict_proba(batch), expected)
+    mean, std, samples = mc_dropout_scores(ensemble, batch, n_passes=10, seed=1, return_samples=True)
+    assert samples.shape == (6, 10) and np.all(std > 0)
+    again = mc_dropout_scores(ensemble, {"spectrum": batch["spectrum"][[2]]}, n_passes=10, seed=1)
+    assert np.allclose(again[0], mean[2]) and np.allclose(again[1], std[2])

@@ -210,3 +210,30 @@ def test_spectrum_encoder_starts_from_a_trained_classifier(compose_cfg, tmp_path
     other = compose_cfg("train", ["+experiment=layer1", f"init_spectrum_from={models / 'layer0/S/CC.pt'}"])
     with pytest.raises(ValueError, match="other settings"):
         build_module(other)
+
+
+def test_an_ensemble_trains_its_members_and_ships_one_file(compose_cfg, toy_root, shared_cache, tmp_path):
+    from ccsnscore.model.network import EnsembleClassifier
+
+    cfg = _toy_cfg(
+        compose_cfg,
+        toy_root,
+        shared_cache,
+        "+experiment=layer1_S",
+        "classifiers=[Hrich]",
+        "ensemble=2",
+        "trainer.max_epochs=2",
+        "max_rounds=1",
+        "model.spectrum.lstm_units=[4,4]",
+        "logger=none",
+        f"run_dir={tmp_path / 'run'}",
+    )
+    metrics = train(cfg)
+    model = load_classifier(metrics["Hrich/path"])
+    assert isinstance(model, EnsembleClassifier) and len(model.members) == 2
+    assert model.metadata["training"]["seeds"] == [int(cfg.seed), int(cfg.seed) + 1]
+    assert 0 <= model.metadata["metrics"]["val/auroc"] <= 1 and model.metadata["metrics"]["members"] == 2
+    member_files = sorted((tmp_path / "run" / "members").glob("seed_*/classifiers/layer1/S/Hrich.pt"))
+    assert len(member_files) == 2
+    members = [load_classifier(f) for f in member_files]
+    assert not torch.equal(next(members[0].parameters()), next(members[1].parameters()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -81,7 +82,20 @@ def mc_dropout_scores(
     global generator instead.
     """
     device = next(model.parameters()).device
-    inputs = {name: batch[name].to(device) for name in model.encoders}
+    inputs = {name: batch[name].to(device) for name in model.channels}
+    members = getattr(model, "members", None)
+    if members is not None:  # a deep ensemble: pass k goes to member k mod len(members)
+        shares = [len(range(m, n_passes, len(members))) for m in range(len(members))]
+        keys = None if seed is None else (content_keys(inputs) if row_keys is None else torch.as_tensor(row_keys))
+        parts = [
+            mc_dropout_scores(member, inputs, share, chunk_rows, None if seed is None else seed + 7919 * m, True, keys)[
+                2
+            ]
+            for m, (member, share) in enumerate(zip(members, shares))
+            if share
+        ]
+        probabilities = torch.as_tensor(np.concatenate(parts, axis=1))
+        return _summarise(probabilities, return_samples)
     n = next(iter(inputs.values())).shape[0]
     probabilities = torch.empty((n, n_passes), dtype=torch.float32)
     if chunk_rows is None:
@@ -103,6 +117,10 @@ def mc_dropout_scores(
                 probabilities[start:stop] = torch.sigmoid(logits).float().cpu()
     finally:
         set_mc_streams(model, None)
+    return _summarise(probabilities, return_samples)
+
+
+def _summarise(probabilities: torch.Tensor, return_samples: bool):
     mc_mean = probabilities.mean(dim=1).numpy().astype(float)
     mc_std = probabilities.std(dim=1, unbiased=False).numpy().astype(float)
     if return_samples:
@@ -115,7 +133,7 @@ def mc_dropout_scores_naive(model, batch: Mapping[str, torch.Tensor], n_passes: 
     """Reference: ``n_passes`` full forward passes of the whole batch with dropout on, the way the
     original CCSNscore does it. Same return as :func:`mc_dropout_scores`; for tests and benchmarks."""
     device = next(model.parameters()).device
-    inputs = {name: batch[name].to(device) for name in model.encoders}
+    inputs = {name: batch[name].to(device) for name in model.channels}
     rng = _seeded(seed, device)
     try:
         with _mc_mode(model):

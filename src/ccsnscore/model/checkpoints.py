@@ -6,7 +6,8 @@ is a ``torch.save`` dict of plain types, read with ``weights_only=True`` (no cod
     format            "ccsnscore-classifier/2" (version 1: the same without weights_sha256)
     state_dict        weights (float32 tensors)
     weights_sha256    sha256 of the weights (names, shapes, dtypes, bytes), checked on every load
-    hparams           network settings: BinaryClassifier(**hparams)
+    hparams           network settings: BinaryClassifier(**hparams), or an EnsembleClassifier when
+                      they include ``members``
     input_case        "S" | "SL" | "SD" | "SLD"
     channels          batch keys the model reads, e.g. ["spectrum", "lc_r", "lc_g"]
     layer, positive   the task: positive class of ``layer``
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 
 from ccsnscore.data.config import PreprocessingConfig
-from ccsnscore.model.network import BinaryClassifier
+from ccsnscore.model.network import BinaryClassifier, build_network
 
 log = logging.getLogger(__name__)
 FORMAT = "ccsnscore-classifier/2"
@@ -252,7 +253,7 @@ def load_classifier(
     payload = _read(path, map_location)
     state_dict = payload.pop("state_dict")
     try:
-        model = BinaryClassifier(**payload["hparams"])
+        model = build_network(payload["hparams"])
         model.load_state_dict(state_dict)
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
         reason = str(err).strip().splitlines()[0][:120]

@@ -7,6 +7,7 @@ A plain ``nn.Module``: using a trained classifier needs neither Lightning nor Hy
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,3 +87,51 @@ class BinaryClassifier(nn.Module):
     def predict_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Probabilities ``(B,)`` of the positive class (one pass, dropout as currently set)."""
         return torch.sigmoid(self(batch))
+
+
+class EnsembleClassifier(nn.Module):
+    """A deep ensemble: ``members`` binary classifiers of one architecture trained with different
+    seeds. Its probability is the members' mean; with Monte-Carlo dropout the passes are shared out
+    among the members (:func:`ccsnscore.inference.mc_dropout.mc_dropout_scores`), so the spread
+    holds both the dropout and the between-member scatter at the cost of a single network.
+    """
+
+    def __init__(self, members: int = 3, **config):
+        super().__init__()
+        if int(members) < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {members}")
+        self.members = nn.ModuleList(BinaryClassifier(**config) for _ in range(int(members)))
+        self.config = {**self.members[0].config, "members": int(members)}
+        self.input_case, self.bands, self.channels = (
+            self.members[0].input_case,
+            self.members[0].bands,
+            self.members[0].channels,
+        )
+
+    @classmethod
+    def from_members(cls, networks: list[BinaryClassifier]) -> EnsembleClassifier:
+        """An ensemble holding copies of ``networks`` (same architecture required)."""
+        configs = {repr(sorted(n.config.items())) for n in networks}
+        if len(configs) != 1:
+            raise ValueError("ensemble members must share one architecture")
+        ensemble = cls(len(networks), **networks[0].config)
+        for member, network in zip(ensemble.members, networks):
+            member.load_state_dict(network.state_dict())
+        return ensemble
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B,)`` of the members' mean probability."""
+        return torch.logit(self.predict_proba(batch), eps=1e-7)
+
+    @torch.no_grad()
+    def predict_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The members' mean probability ``(B,)`` (one pass each, dropout as currently set)."""
+        return torch.stack([member.predict_proba(batch) for member in self.members]).mean(dim=0)
+
+
+def build_network(config: Mapping[str, Any]) -> nn.Module:
+    """The network a classifier file describes: an ensemble when ``config`` has ``members``."""
+    config = dict(config)
+    if "members" in config:
+        return EnsembleClassifier(**config)
+    return BinaryClassifier(**config)

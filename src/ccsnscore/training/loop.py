@@ -274,6 +274,77 @@ def train_classifier(
     return metrics
 
 
+def train_ensemble(
+    cfg: DictConfig, positive: str, run_dir: Path, prepared: tuple, extra_callbacks: Sequence[Callback] = ()
+) -> dict[str, Any]:
+    """Train ``cfg.ensemble`` members of one classifier (seeds ``seed``, ``seed + 1``, ... each in
+    ``<run_dir>/members/seed_<s>``), then write them as one
+    :class:`~ccsnscore.model.network.EnsembleClassifier` file with the ensemble's validation metrics."""
+    from ccsnscore.model.checkpoints import load_classifier
+    from ccsnscore.model.network import EnsembleClassifier
+
+    layer, case = str(cfg.data.layer), str(cfg.data.input_case)
+    start = time.perf_counter()
+    members, member_metrics = [], []
+    for k in range(int(cfg.ensemble)):
+        member_cfg = copy.deepcopy(cfg)
+        with open_dict(member_cfg):
+            member_cfg.seed = int(cfg.seed) + k
+            member_cfg.ensemble = 1
+        member_dir = run_dir / "members" / f"seed_{member_cfg.seed}"
+        done = classifier_path(member_dir / "classifiers", layer, case, positive)
+        if cfg.get("ckpt_resume") and done.is_file():
+            metrics = {**classifier_metadata(done)["metrics"], "path": str(done)}
+        else:
+            metrics = train_classifier(member_cfg, positive, member_dir, prepared, extra_callbacks if k == 0 else ())
+        members.append(load_classifier(metrics["path"]))
+        member_metrics.append({key: v for key, v in metrics.items() if key != "path"})
+    ensemble = EnsembleClassifier.from_members(members)
+    datamodule = instantiate(cfg.data, positive=positive, prepared=prepared)
+    datamodule.setup("fit")
+    val = datamodule.datasets["val"]
+    with torch.no_grad():
+        probability = ensemble.eval().predict_proba({k: v for k, v in val.tensors.items() if k != "label"})
+    label = val.tensors["label"]
+    from torchmetrics.functional.classification import binary_accuracy, binary_auroc
+
+    metrics = {
+        "val/loss": float(torch.nn.functional.binary_cross_entropy(probability.clamp(1e-7, 1 - 1e-7), label)),
+        "val/auroc": float(binary_auroc(probability, label.long())),
+        "val/acc": float(binary_accuracy(probability, label.long())),
+    }
+    metrics["val/loss_best"] = metrics["val/loss"]
+    metrics.update(
+        members=len(members),
+        epochs=sum(m.get("epochs", 0) for m in member_metrics),
+        seconds=round(time.perf_counter() - start, 1),
+    )
+    first = members[0].metadata
+    training = {
+        **first["training"],
+        "seeds": [int(cfg.seed) + k for k in range(len(members))],
+        "member_metrics": member_metrics,
+        "run_dir": run_dir.name,
+    }
+    path = classifier_path(run_dir / "classifiers", layer, case, positive)
+    save_classifier(
+        path,
+        ensemble,
+        layer=layer,
+        positive=positive,
+        label_map=cfg.labels.layers[layer],
+        preprocessing=cfg.preprocessing,
+        manifest=datamodule.manifest,
+        test_split_file=cfg.data.test_split_file,
+        metrics=metrics,
+        training=training,
+        dataset_summary=first["dataset"]["splits"],
+        hierarchy=cfg.labels.get("hierarchy"),
+    )
+    log.info("%s/%s/%s: ensemble of %d, %s", layer, case, positive, len(members), metrics)
+    return {**metrics, "path": str(path)}
+
+
 def _summarise(per_classifier: dict[str, dict]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key in SUMMARY_KEYS:
@@ -364,7 +435,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
             log.info("%s/%s/%s: finished before, kept %s", layer, case, positive, done)
             continue
         callbacks = extra_callbacks if not per_classifier else ()
-        per_classifier[positive] = train_classifier(cfg, positive, run_dir, prepared, callbacks)
+        if int(cfg.get("ensemble") or 1) > 1:
+            per_classifier[positive] = train_ensemble(cfg, positive, run_dir, prepared, callbacks)
+        else:
+            per_classifier[positive] = train_classifier(cfg, positive, run_dir, prepared, callbacks)
         result = _summarise(per_classifier)
         (run_dir / "metrics.json").write_text(json.dumps(result, indent=1))
     result = _summarise(per_classifier)
