@@ -37,13 +37,28 @@ def stream_keys(keys: torch.Tensor, n: int) -> torch.Tensor:
     return mix64(keys.repeat_interleave(n) * _GOLDEN + index.repeat(len(keys)) + 1)
 
 
-def hashed_uniform(keys: torch.Tensor, salt: int, shape: torch.Size) -> torch.Tensor:
-    """Uniform ``[0, 1)`` numbers of shape ``shape`` (``shape[0] == len(keys)``): element ``i`` of row
-    ``b`` is a hash of ``(keys[b], salt, i)`` only, so a row's numbers never depend on the others."""
-    elements = int(torch.tensor(shape[1:]).prod()) if len(shape) > 1 else 1
-    index = torch.arange(elements, device=keys.device, dtype=torch.int64)
-    z = mix64(keys[:, None] * _GOLDEN + (index[None, :] + _signed((salt + 1) * _MIX2)))
-    return (_shift_right(z, 40).to(torch.float32) * (1.0 / (1 << 24))).view(shape)
+_HASH32 = 0x045D9F3B
+_INDEX32 = 0x9E3779B9 - (1 << 32)  # as int32
+
+
+def _hash32(z: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (two multiply-xorshift rounds) on int32 tensors, wrapping arithmetic."""
+    z = (z ^ ((z >> 16) & 0xFFFF)) * _HASH32
+    z = (z ^ ((z >> 16) & 0xFFFF)) * _HASH32
+    return z ^ ((z >> 16) & 0xFFFF)
+
+
+def hashed_keep_mask(keys: torch.Tensor, salt: int, shape: torch.Size, p: float) -> torch.Tensor:
+    """Boolean keep mask of shape ``shape`` (``shape[0] == len(keys)``), each element kept with
+    probability ``1 - p``: element ``i`` of row ``b`` depends on ``(keys[b], salt, i)`` only, so a
+    row's masks never depend on the other rows of the batch. Vectorised int32 hashing."""
+    elements = 1
+    for size in shape[1:]:
+        elements *= int(size)
+    row_keys = (mix64(keys + _signed((salt + 1) * _GOLDEN)) & 0xFFFFFFFF).to(torch.int32)  # low 32 bits
+    index = torch.arange(elements, device=keys.device, dtype=torch.int32) * _INDEX32
+    bits = _hash32(row_keys[:, None] ^ index[None, :]) & 0xFFFFFF
+    return (bits >= int(p * (1 << 24))).view(shape)
 
 
 class MCDropout(nn.Module):
@@ -53,8 +68,8 @@ class MCDropout(nn.Module):
     otherwise the identity. Kept values are scaled by ``1 / (1 - p)``. The keep mask is
     ``u >= p`` with ``u`` from ``torch.rand`` (so a row repeated ``n`` times along the batch gets
     ``n`` independent masks), or, when :attr:`streams` holds one int64 key per row (see
-    :func:`set_mc_streams`), from :func:`hashed_uniform` of that row's key: each row's masks are then
-    fixed by its key alone, whatever else is in the batch.
+    :func:`set_mc_streams`), from a hash of that row's key: each row's masks are then
+    fixed by its key alone, whatever else is in the batch (:func:`hashed_keep_mask`).
     """
 
     def __init__(self, p: float = 0.5):
@@ -72,10 +87,10 @@ class MCDropout(nn.Module):
         if self.streams is not None and not self.training:
             if len(self.streams) != x.shape[0]:
                 raise ValueError(f"{len(self.streams)} dropout streams for a batch of {x.shape[0]} rows")
-            uniform = hashed_uniform(self.streams, self.salt, x.shape)
+            keep = hashed_keep_mask(self.streams, self.salt, x.shape, self.p)
         else:
-            uniform = torch.rand(x.shape, device=x.device)
-        return x * (uniform >= self.p).to(x.dtype) * (1.0 / (1.0 - self.p))
+            keep = torch.rand(x.shape, device=x.device) >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mc={self.mc}"
