@@ -75,3 +75,28 @@ def test_an_ensemble_shares_the_passes_among_its_members():
     assert samples.shape == (6, 10) and np.all(std > 0)
     again = mc_dropout_scores(ensemble, {"spectrum": batch["spectrum"][[2]]}, n_passes=10, seed=1)
     assert np.allclose(again[0], mean[2]) and np.allclose(again[1], std[2])
+
+
+def test_adaptive_passes_agree_with_fixed_passes(tmp_path):
+    """On generated spectra, the adaptive decisions match 100 fixed passes for >= 99% of them,
+    with fewer passes on average, and a spectrum's result does not depend on its batch."""
+    import pandas as pd
+
+    from ccsnscore.inference.model_set import load_model_set
+    from ccsnscore.inference.pipeline import predict
+    from ccsnscore.testing.toy_models import write_untrained_models
+
+    model_set = load_model_set(write_untrained_models(tmp_path, seed=3), "S")
+    g = torch.Generator().manual_seed(0)
+    spectrum = torch.rand(200, 64, 1, generator=g) * torch.linspace(0.2, 1, 64)[None, :, None]
+    spectrum[:70, 30:35] *= 3  # some with a line
+    channels = {"spectrum": spectrum}
+    fixed = predict(model_set, channels, 100, seed=0)
+    adaptive = predict(model_set, channels, "auto", seed=0)
+    agree = (fixed["decision"] == adaptive["decision"]).mean()
+    assert agree >= 0.99, agree
+    assert adaptive["passes"].between(20, 100).all() and adaptive["passes"].mean() < 100
+    alone = predict(model_set, {"spectrum": spectrum[[7]]}, "auto", seed=0)
+    pd.testing.assert_series_equal(
+        alone.iloc[0][["decision", "passes"]], adaptive.iloc[7][["decision", "passes"]], check_names=False
+    )

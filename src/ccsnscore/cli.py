@@ -122,12 +122,23 @@ def _load_models(args, device: str):
     return model_set, observed
 
 
+def _passes(value: str):
+    if value == "auto":
+        return "auto"
+    try:
+        passes = int(value)
+    except ValueError:
+        raise UserError(f"--passes {value}: give a number of Monte-Carlo passes or auto") from None
+    if passes < 1:
+        raise UserError(f"--passes {value}: need at least 1 Monte-Carlo pass")
+    return passes
+
+
 def _classify(args) -> int:
     from ccsnscore.inference.classify import classify_table, output_metadata, write_table
     from ccsnscore.runtime import configure_malloc
 
-    if args.n_passes < 1:
-        raise UserError(f"--n-passes {args.n_passes}: need at least 1 Monte-Carlo pass")
+    passes = _passes(args.passes if args.passes is not None else str(args.n_passes))
     if args.chunk_size < 1:
         raise UserError(f"--chunk-size {args.chunk_size}: need at least 1")
     _check_output(args.output, args.format)
@@ -156,7 +167,7 @@ def _classify(args) -> int:
             model_set,
             root=args.root,
             realtime=args.realtime,
-            n_passes=args.n_passes,
+            n_passes=passes,
             seed=args.seed,
             use_layer0=not args.no_layer0,
             observed=observed,
@@ -299,7 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--no-layer0", action="store_true", help="skip the gate (layer 0)")
     c.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when present)")
-    c.add_argument("--n-passes", type=int, default=100, help="Monte-Carlo dropout passes")
+    c.add_argument(
+        "--passes",
+        default=None,
+        help="Monte-Carlo dropout passes per classifier, or auto: blocks of 20 until each spectrum's "
+        "decision is settled (at most 100; only the layers it reaches)",
+    )
+    c.add_argument("--n-passes", type=int, default=100, help="Monte-Carlo dropout passes (same as --passes N)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--chunk-size", type=int, default=500, help="spectra read and scored at a time")
     c.add_argument("-o", "--output", default=None, help="output file (.csv, .json, .ecsv); default stdout (CSV)")

@@ -53,7 +53,7 @@ LEADING_COLUMNS = [
 class ClassifyOptions:
     """How :func:`classify_table` runs. ``realtime`` None: as the models were trained."""
 
-    n_passes: int = 100
+    n_passes: int | str = 100
     seed: int | None = 0
     realtime: bool | None = None
     use_gate: bool = True
@@ -193,7 +193,8 @@ def _classify_group(
         if column in out.columns:
             out.loc[kept, column] = result[column].to_numpy()
     out.loc[kept, "model"] = f"{frame} {model_set.input_case}"
-    out.loc[kept, "passes"] = options.n_passes
+    if "passes" not in result:
+        out.loc[kept, "passes"] = options.n_passes
     note = _gate_note(active) if options.use_gate else "gate switched off"
     if note:
         _append(out, "warnings", pd.Series(note, index=kept))
@@ -211,7 +212,7 @@ def classify_table(
     model_set: ModelSet,
     root: str | os.PathLike = ".",
     realtime: bool | None = None,
-    n_passes: int = 100,
+    n_passes: int | str = 100,
     seed: int | None = 0,
     use_layer0: bool = True,
     observed: ModelSet | None = None,
@@ -228,6 +229,8 @@ def classify_table(
     or SNID's from the SEDM header with ``z_from_header``); ``observed``: observed-frame
     classifiers for the spectra without one (else those rows get an error saying so).
     ``realtime`` (default: as the models were trained) cuts light curves at ``specjd``.
+    ``n_passes``: Monte-Carlo passes per classifier, or ``"auto"`` (blocks of passes until each
+    spectrum's decision is settled; see :mod:`ccsnscore.inference.adaptive`).
     ``confine``: file names must stay inside ``root``. Rows are done ``chunk_size`` at a time and
     ``on_chunk`` gets the finished rows after each chunk. ``objects``: spectra as Python objects,
     one per row (see :func:`classify_spectra`), instead of reading ``specfilename``.

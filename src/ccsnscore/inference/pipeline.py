@@ -16,7 +16,7 @@ from ccsnscore.inference.model_set import ModelSet
 def predict(
     model_set: ModelSet,
     channels: Mapping[str, torch.Tensor],
-    n_passes: int = 100,
+    n_passes: int | str = 100,
     seed: int | None = 0,
     index=None,
     mc: bool = True,
@@ -27,7 +27,12 @@ def predict(
     Columns: the hierarchy's (:func:`ccsnscore.inference.decisions.decide_hierarchy`: ``decision``,
     ``score``, ``score_std``, ``path`` and ``<layer>_decision``/``_score``/``_score_std``), then every
     classifier's ``<class>`` and ``<class>_std``. ``mc=False``: one pass with dropout off (std 0).
+    ``n_passes="auto"``: :func:`ccsnscore.inference.adaptive.adaptive_predict` (adds ``passes``).
     """
+    if n_passes == "auto":  # blocks of passes until each spectrum's decision is settled
+        from ccsnscore.inference.adaptive import adaptive_predict
+
+        return adaptive_predict(model_set, channels, seed=0 if seed is None else seed, index=index)
     if mc:
         scores = score_table(model_set.classifiers, channels, n_passes, seed, index=index)
     else:

@@ -1,0 +1,110 @@
+"""Adaptive Monte-Carlo pass count (``--passes auto``): passes in blocks, stopped per spectrum once
+its layer's decision can no longer change, and only the layers a spectrum reaches are run.
+
+The criterion. After ``n`` passes a layer's classifiers have means ``m`` and spreads ``s`` for a
+spectrum; the paper's rule decides the top class when ``t = (m_top - m_second) - (s_top + s_second)``
+is positive, ``ambiguous`` otherwise. Each mean has a standard error ``s / sqrt(n)`` and each spread
+about ``s / sqrt(2 n)``, so ``t`` has a standard error ``se_t = sqrt((s_top^2 + s_second^2) / n +
+(s_top + s_second)^2 / (2 n))``. The spectrum stops when ``|t| > z * se_t`` (``z = 3`` by default:
+a decision that 100 passes would reverse is then a three-sigma event), or at ``max_passes``. Blocks
+continue a spectrum's own random streams, so the result does not depend on the rest of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ccsnscore.inference.decisions import decide, decide_hierarchy
+from ccsnscore.inference.mc_dropout import content_keys, mc_dropout_scores
+from ccsnscore.inference.model_set import ModelSet
+from ccsnscore.model.layers import mix64
+
+BLOCK_PASSES = 20
+MAX_PASSES = 100
+CONFIDENCE_Z = 3.0
+
+
+def settled(samples: Mapping[str, np.ndarray], z: float = CONFIDENCE_Z) -> np.ndarray:
+    """Which rows' decision is settled, from ``{class: (n_rows, n_passes)}`` probabilities."""
+    classes = list(samples)
+    n = next(iter(samples.values())).shape[1]
+    mean = np.stack([samples[c].mean(axis=1) for c in classes], axis=1)
+    std = np.stack([samples[c].std(axis=1) for c in classes], axis=1)
+    order = np.argsort(-mean, axis=1, kind="stable")
+    rows = np.arange(len(mean))
+    top, second = order[:, 0], order[:, 1]
+    s1, s2 = std[rows, top], std[rows, second]
+    t = (mean[rows, top] - mean[rows, second]) - (s1 + s2)
+    se = np.sqrt((s1**2 + s2**2) / n + (s1 + s2) ** 2 / (2 * n))
+    return np.abs(t) > z * np.maximum(se, 1e-12)
+
+
+def _block_keys(keys: torch.Tensor, block: int) -> torch.Tensor:
+    return mix64(keys ^ mix64(torch.full_like(keys, block + 1)))
+
+
+def adaptive_predict(
+    model_set: ModelSet,
+    channels: Mapping[str, torch.Tensor],
+    seed: int = 0,
+    max_passes: int = MAX_PASSES,
+    block: int = BLOCK_PASSES,
+    z: float = CONFIDENCE_Z,
+    index=None,
+) -> pd.DataFrame:
+    """Like :func:`ccsnscore.inference.pipeline.predict` with an adaptive pass count: the hierarchy
+    is walked layer by layer, each spectrum's classifiers of its current layer get blocks of
+    ``block`` passes until :func:`settled` (or ``max_passes``); classifiers of layers a spectrum
+    does not reach are not run (their columns are NaN). Adds ``passes``: the most passes a
+    classifier used for the row."""
+    n = next(iter(channels.values())).shape[0]
+    keys = content_keys({k: v for k, v in channels.items() if k == "spectrum"})
+    columns: dict[str, np.ndarray] = {}
+    for positive in model_set.classifiers:
+        columns[positive], columns[f"{positive}_std"] = np.full(n, np.nan), np.full(n, np.nan)
+    passes = np.zeros(n, dtype=int)
+    hierarchy = model_set.hierarchy
+    layers = model_set.layer_classes()
+    entry, _ = hierarchy.entry(list(layers))
+    at = np.full(n, entry or "", dtype=object)
+    for layer in [name for name in hierarchy.layers() if name in layers]:
+        rows = np.flatnonzero(at == layer)
+        if rows.size == 0:
+            continue
+        classes = layers[layer]
+        samples = {c: np.zeros((rows.size, 0), np.float32) for c in classes}
+        open_rows = np.arange(rows.size)
+        done = 0
+        while open_rows.size and done < max_passes:
+            size = min(block, max_passes - done)
+            subset = {k: v[rows[open_rows]] for k, v in channels.items()}
+            block_keys = _block_keys(keys[rows[open_rows]], done // block)
+            for k, c in enumerate(classes):
+                model = model_set.layers[layer][c]
+                _, _, drawn = mc_dropout_scores(
+                    model, subset, size, seed=seed + k, return_samples=True, row_keys=block_keys
+                )
+                grown = np.full((rows.size, samples[c].shape[1] + size), np.nan, np.float32)
+                grown[:, : samples[c].shape[1]] = samples[c]
+                grown[open_rows, samples[c].shape[1] :] = drawn
+                samples[c] = grown
+            done += size
+            passes[rows[open_rows]] = np.maximum(passes[rows[open_rows]], done)
+            current = {c: samples[c][open_rows][:, :done] for c in classes}
+            open_rows = open_rows[~settled(current, z)]
+        for c in classes:
+            values = samples[c]
+            counts = np.isfinite(values).sum(axis=1)
+            mean = np.nansum(values, axis=1) / counts
+            std = np.sqrt(np.nansum((values - mean[:, None]) ** 2, axis=1) / counts)
+            columns[c][rows], columns[f"{c}_std"][rows] = mean, std
+        step = decide(pd.DataFrame({k: v[rows] for k, v in columns.items()}), classes)
+        routes = hierarchy.routes.get(layer, {})
+        at[rows] = [routes.get(d, "") for d in step["decision"]]
+    scores = pd.DataFrame(columns, index=index)
+    decisions = decide_hierarchy(scores, layers, hierarchy)
+    return pd.concat([decisions, scores, pd.Series(passes, index=scores.index, name="passes")], axis=1)
