@@ -277,3 +277,16 @@ def test_class_weights_balance_the_loss():
     per_sample = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch["label"], reduction="none")
     expected = (per_sample * torch.tensor([3.0, 0.6, 0.6, 0.6, 0.6, 0.6])).mean()
     assert torch.allclose(weighted, expected) and not torch.allclose(weighted, plain)
+
+
+def test_cnn_continuum_channel_removes_a_smooth_continuum():
+    encoder = SpectrumCNNEncoder(continuum_window=9).eval()
+    x = torch.linspace(0.2, 1.0, 64).repeat(2, 1).unsqueeze(-1)
+    x[:, :5] = 0
+    mask = (x != 0).any(-1, keepdim=True).float()
+    flat = (x - encoder._continuum(x, mask)) * mask
+    assert flat[:, 10:-10].abs().max() < 1e-5  # a straight continuum is removed inside the coverage
+    assert encoder.convs[0].in_channels == 3
+    assert encoder.forward_deterministic(x).shape == (2, 32, 32)
+    with pytest.raises(ValueError, match="odd"):
+        SpectrumCNNEncoder(continuum_window=4)

@@ -23,13 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ccsnscore.data.datamodule import build_channels
+from ccsnscore.data.channels import build_channels
 from ccsnscore.evaluation.baseline import tree_features, tree_scores
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
-from ccsnscore.inference.model_set import load_model_set, score_table
+from ccsnscore.inference.mc_dropout import score_table
+from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set
 
 HERE = Path(__file__).resolve().parent
+UNCLASSIFIED = __import__("yaml").safe_load(LABELS_CONFIG.read_text())["unclassified"]
 SHOWN = [
     "accuracy",
     "macro_auc",
@@ -46,7 +48,7 @@ def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_pa
     if cached.is_file():
         return json.loads(cached.read_text())
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
-    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint")
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
     rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
     channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
     true = table.loc[rows, f"true_{layer}"].to_numpy()
@@ -98,11 +100,11 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str]) -> dict:
 
 def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)) -> list[dict]:
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
-    key = json.dumps(model_set.preprocessing, sort_keys=True)
+    key = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
     cached = out / "_tree" / f"{case}_{layer}_{abs(hash(key)) % 10**10}.json"
     if cached.is_file():
         return json.loads(cached.read_text())
-    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint")
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
     in_layer = (table[f"true_{layer}"] != "").to_numpy()
     test = table["is_test"].to_numpy() & in_layer
     train = ~table["is_test"].to_numpy() & in_layer
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
             metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir)
             rows.append({"variant": name, "run": run_dir.name, **metrics})
             runs.append(run_dir)
-            preprocessing = json.dumps(model_set.preprocessing, sort_keys=True)
+            preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
             if preprocessing not in tree_done:
                 tree_done.add(preprocessing)
                 for t in tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root):

@@ -246,12 +246,15 @@ class DmdtEncoder(nn.Module):
 class SpectrumCNNEncoder(nn.Module):
     """Spectrum ``(B, n_wave, 1)`` -> ``(B, out_features)`` with 1-D convolutions.
 
-    The coverage mask (1 where the flux is non-zero) is a second input channel, so that zero flux
-    outside the coverage is not mistaken for data. Blocks: conv (``kernel_sizes[i]``, 'same'
-    padding, ReLU) -> max-pool ``pool`` -> ``MCDropout(conv_dropout[i])``; then the global max and
-    mean over wavelength, hidden dense layers ``dense_units`` (ReLU, ``MCDropout(dense_dropout)``)
-    and a dense ``out_features`` layer (ReLU). ``forward_deterministic`` returns the first block's
-    pooled activations ``(B, conv_channels[0], n_wave // pool)``.
+    The coverage mask (1 where the flux is non-zero) is an input channel, so that zero flux outside
+    the coverage is not mistaken for data; with ``continuum_window`` (odd, pixels) the flux minus
+    its running mean over that window (the lines without the continuum) is another.
+
+    Blocks: conv (``kernel_sizes[i]``, 'same' padding, ReLU) -> max-pool ``pool`` ->
+    ``MCDropout(conv_dropout[i])``; then the global max and mean over wavelength, hidden dense
+    layers ``dense_units`` (ReLU, ``MCDropout(dense_dropout)``) and a dense ``out_features`` layer
+    (ReLU). ``forward_deterministic`` returns the first block's pooled activations
+    ``(B, conv_channels[0], n_wave // pool)``.
     """
 
     def __init__(
@@ -264,14 +267,18 @@ class SpectrumCNNEncoder(nn.Module):
         dense_dropout: float = 0.1,
         out_features: int = 8,
         in_features: int = 1,
+        continuum_window: int = 0,
     ):
         super().__init__()
         conv_channels = [int(c) for c in conv_channels]
         kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
         if not conv_channels:
             raise ValueError("need at least one convolution")
+        if continuum_window and (int(continuum_window) < 3 or int(continuum_window) % 2 == 0):
+            raise ValueError(f"continuum_window must be an odd number of pixels >= 3, got {continuum_window}")
+        self.continuum_window = int(continuum_window)
         self.convs = nn.ModuleList()
-        channels = in_features + 1
+        channels = in_features + 1 + (in_features if self.continuum_window else 0)
         for c, k in zip(conv_channels, kernel_sizes):
             self.convs.append(nn.Conv1d(channels, c, k, padding=k // 2))
             channels = c
@@ -291,8 +298,18 @@ class SpectrumCNNEncoder(nn.Module):
 
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)
-        h = torch.cat([x, mask], dim=-1).transpose(1, 2)
+        parts = [x, mask]
+        if self.continuum_window:
+            parts.insert(1, (x - self._continuum(x, mask)) * mask)
+        h = torch.cat(parts, dim=-1).transpose(1, 2)
         return self.pool(F.relu(self.convs[0](h)))
+
+    def _continuum(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Running mean over ``continuum_window`` covered pixels ``(B, T, F)`` (uncovered ones left out)."""
+        k, pad = self.continuum_window, self.continuum_window // 2
+        num = F.avg_pool1d((x * mask).transpose(1, 2), k, stride=1, padding=pad, count_include_pad=False)
+        den = F.avg_pool1d(mask.transpose(1, 2), k, stride=1, padding=pad, count_include_pad=False)
+        return (num / den.clamp_min(1e-6)).transpose(1, 2)
 
     def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
         h = self.conv_dropouts[0](h)
