@@ -129,6 +129,7 @@ def test_prepare_command_prints_counts(toy_root, tmp_path):
     )
     for title in ("== types ==", "== skips ==", "== layer1 ==", "== label_status ==", "test", "train+val"):
         assert title in out.stdout
+    assert "skipped.csv" in out.stdout
     assert (tmp_path / "s.csv").is_file()
 
 

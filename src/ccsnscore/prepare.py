@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import hydra
 import pandas as pd
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from ccsnscore.data.cache import load_or_prepare
@@ -35,6 +37,7 @@ def dataset_report(cfg: DictConfig) -> dict[str, pd.DataFrame]:
     samples["split"] = samples["name"].isin(test).map({True: "test", False: "train+val"})
     samples.loc[samples["label_status"] != "ok", "split"] = "left out"
     tables = {
+        "skipped_rows": ds.skips,
         "types": samples.pivot_table(index="type", columns="split", values="row", aggfunc="count", fill_value=0),
         "label_status": samples["label_status"].value_counts().rename_axis("label status").to_frame("spectra"),
         "skips": (
@@ -60,10 +63,16 @@ def dataset_report(cfg: DictConfig) -> dict[str, pd.DataFrame]:
 def main(cfg: DictConfig) -> None:
     start = time.perf_counter()
     tables = dataset_report(cfg)
+    skipped = tables.pop("skipped_rows")
+    out = (
+        Path(HydraConfig.get().runtime.output_dir) / "skipped.csv" if HydraConfig.initialized() else Path("skipped.csv")
+    )
+    skipped.to_csv(out, index=False)
     with pd.option_context("display.max_rows", 200, "display.width", 160):
         for title, table in tables.items():
             print(f"\n== {title} ==\n{table.to_string()}")
-    print(f"\nready in {time.perf_counter() - start:.1f} s")
+    print(f"\nskipped and flagged rows, one per line with the reason: {out}")
+    print(f"ready in {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def load_or_prepare(
             except CacheError as err:
                 log.warning("rebuilding the cache: %s", err)
         log.info("preprocessing %d spectra from %s into %s", len(meta), root, folder)
-        ds = prepare_dataset(meta, root, pp, n_jobs=n_jobs)
+        ds = prepare_dataset(meta, root, pp, n_jobs=n_jobs, progress=True)
         manifest = {
             "cache_key": key,
             "dataset_fingerprint": fingerprint,

@@ -166,6 +166,15 @@ def _lightcurve_task(path: Path, until_mjd: float | None, spectrum_mjd: float | 
     return (flux, mags, hists), problems, warnings
 
 
+def _bar(items: list, progress: bool, description: str):
+    """``items``, with a progress bar on a terminal when ``progress``."""
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=description, disable=None, leave=False)
+
+
 def _chunks(items: list, n: int) -> list[list]:
     size = max(1, -(-len(items) // n))
     return [items[i : i + size] for i in range(0, len(items), size)]
@@ -178,6 +187,7 @@ def prepare_dataset(
     n_jobs: int = 1,
     confine: bool = True,
     given: dict | None = None,
+    progress: bool = False,
 ) -> PreparedDataset:
     """Preprocess every row of ``meta`` (from :func:`ccsnscore.data.io.read_metadata`); ``n_jobs``
     processes share the spectra and the light-curve fits.
@@ -188,6 +198,7 @@ def prepare_dataset(
     kept despite a doubt (mostly negative flux, dropped photometry rows, photometry far from the
     spectrum, realtime without ``specjd``). With ``confine`` file names must stay inside ``root``.
     ``given`` maps rows to spectra already read (:class:`ccsnscore.data.formats.SpectrumData`).
+    ``progress``: bars over the spectra and the light-curve fits (on a terminal only).
     """
     root = Path(root)
     lcc = cfg.lightcurve
@@ -204,9 +215,10 @@ def prepare_dataset(
         def delayed(function):
             return lambda *a, **k: (function, a, k)
 
+    chunks = _chunks(records, 8 * max(n_jobs, 1))
     results = parallel(
         delayed(_spectrum_task)(chunk, root, cfg.spectrum, confine, given)
-        for chunk in _chunks(records, 8 * max(n_jobs, 1))
+        for chunk in _bar(chunks, progress, f"spectra ({len(records)})")
     )
     skips, spectra = [], {}
     for row, flux, problem, warnings in (item for chunk in results for item in chunk):
@@ -245,7 +257,9 @@ def prepare_dataset(
         keys.append((str(path), mjd if lcc.realtime else None))
         epochs.append(mjd)
     tasks = sorted({(k, e) for k, e in zip(keys, epochs) if k[0]}, key=lambda t: (t[0][0], t[0][1] or 0.0, t[1] or 0.0))
-    lc_results = parallel(delayed(_lightcurve_task)(Path(k[0]), k[1], e, cfg) for k, e in tasks)
+    lc_results = parallel(
+        delayed(_lightcurve_task)(Path(k[0]), k[1], e, cfg) for k, e in _bar(tasks, progress, "light-curve fits")
+    )
     by_key = dict(zip(tasks, lc_results))
 
     n, nb = len(kept), len(lcc.bands)

@@ -123,7 +123,7 @@ def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, d
     arrays = {k: (v[test] if k != "bands" else v) for k, v in arrays.items()}
     log.info("case %s: %d test spectra, %d classifiers", model_set.input_case, len(table), len(model_set.classifiers))
     channels = build_channels(arrays, model_set.input_case, arrays["bands"])
-    predicted = predict(model_set, channels, cfg.n_passes, cfg.seed, index=table.index)
+    predicted = predict(model_set, channels, cfg.n_passes, cfg.seed, index=table.index, progress=None)
     plain = eval_score_table(model_set.classifiers, channels, index=table.index)
     plain = plain[list(model_set.classifiers)].add_prefix("eval_")
     parts = [table, predicted, plain, snid_columns(table, Path(info["data_root"]))]

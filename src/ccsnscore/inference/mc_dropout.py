@@ -150,15 +150,22 @@ def score_table(
     seed: int | None = 0,
     chunk_rows: int | None = None,
     index=None,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Monte-Carlo-dropout scores of every classifier in ``models`` (``{positive: model}``).
 
     ``channels``: model inputs for ``n`` spectra (each model reads its own channels). Returns a
     frame of ``n`` rows with ``<positive>`` and ``<positive>_std`` columns. Classifier ``k`` uses
-    seed ``seed + k`` so that runs repeat exactly.
+    seed ``seed + k`` so that runs repeat exactly. ``progress``: a bar over the classifiers
+    (None: only on a terminal).
     """
     columns = {}
-    for k, (positive, model) in enumerate(models.items()):
+    items = list(models.items())
+    if progress is not False:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="MC dropout", unit="classifier", disable=None if progress is None else False)
+    for k, (positive, model) in enumerate(items):
         mean, std = mc_dropout_scores(model, channels, n_passes, chunk_rows, None if seed is None else seed + k)
         columns[positive], columns[f"{positive}_std"] = mean, std
     return pd.DataFrame(columns, index=index)

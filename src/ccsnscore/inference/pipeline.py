@@ -20,6 +20,7 @@ def predict(
     seed: int | None = 0,
     index=None,
     mc: bool = True,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Scores and decisions of ``n`` spectra, one row each (on ``index``).
 
@@ -34,7 +35,7 @@ def predict(
 
         return adaptive_predict(model_set, channels, seed=0 if seed is None else seed, index=index)
     if mc:
-        scores = score_table(model_set.classifiers, channels, n_passes, seed, index=index)
+        scores = score_table(model_set.classifiers, channels, n_passes, seed, index=index, progress=progress)
     else:
         scores = eval_score_table(model_set.classifiers, channels, index=index)
     decisions = decide_hierarchy(scores, model_set.layer_classes(), model_set.hierarchy)

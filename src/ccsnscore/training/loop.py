@@ -16,6 +16,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -181,7 +182,11 @@ def train_classifier(
             if k == 1:
                 callbacks += list(extra_callbacks)
             trainer = instantiate(
-                cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+                cfg.trainer,
+                callbacks=callbacks,
+                logger=loggers or False,
+                default_root_dir=str(run_dir),
+                enable_progress_bar=bool(cfg.trainer.get("enable_progress_bar")) or sys.stderr.isatty(),
             )
             last = round_dir / "last.ckpt"
             resume_from = str(last) if cfg.get("ckpt_resume") and last.is_file() else None
