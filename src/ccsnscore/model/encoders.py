@@ -253,8 +253,9 @@ class SpectrumCNNEncoder(nn.Module):
     Blocks: conv (``kernel_sizes[i]``, 'same' padding, ReLU) -> max-pool ``pool`` ->
     ``MCDropout(conv_dropout[i])``; then the global max and mean over wavelength, hidden dense
     layers ``dense_units`` (ReLU, ``MCDropout(dense_dropout)``) and a dense ``out_features`` layer
-    (ReLU). ``forward_deterministic`` returns the first block's pooled activations
-    ``(B, conv_channels[0], n_wave // pool)``.
+    (ReLU as in the paper's encoders, or linear with ``out_activation="none"``: a ReLU on the 8-wide
+    code can die as a whole and leave the classifier constant). ``forward_deterministic`` returns
+    the first block's pooled activations ``(B, conv_channels[0], n_wave // pool)``.
     """
 
     def __init__(
@@ -268,6 +269,7 @@ class SpectrumCNNEncoder(nn.Module):
         out_features: int = 8,
         in_features: int = 1,
         continuum_window: int = 0,
+        out_activation: str = "relu",
     ):
         super().__init__()
         conv_channels = [int(c) for c in conv_channels]
@@ -277,6 +279,9 @@ class SpectrumCNNEncoder(nn.Module):
         if continuum_window and (int(continuum_window) < 3 or int(continuum_window) % 2 == 0):
             raise ValueError(f"continuum_window must be an odd number of pixels >= 3, got {continuum_window}")
         self.continuum_window = int(continuum_window)
+        if out_activation not in ("relu", "none"):
+            raise ValueError(f"out_activation must be 'relu' or 'none', got {out_activation!r}")
+        self.out_activation = out_activation
         self.convs = nn.ModuleList()
         channels = in_features + 1 + (in_features if self.continuum_window else 0)
         for c, k in zip(conv_channels, kernel_sizes):
@@ -318,7 +323,8 @@ class SpectrumCNNEncoder(nn.Module):
         code = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=-1)
         for dense, dropout in zip(self.dense, self.dense_dropouts):
             code = dropout(F.relu(dense(code)))
-        return F.relu(self.out(code))
+        code = self.out(code)
+        return F.relu(code) if self.out_activation == "relu" else code
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stochastic(self.forward_deterministic(x))
