@@ -179,6 +179,7 @@ def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tm
         reported = list(t.intermediate_values.values())
         assert len(reported) == 2 and reported == sorted(reported, reverse=True)
     assert first.trials[0].user_attrs["overrides"][0].startswith("model.spectrum.lstm_units.0=")
+    assert first.user_attrs["recipe"] == "paper"  # Table 2 is the paper's architecture
 
     # resume: the stored study has 2 trials, n_trials=3 runs one more
     calls.clear()
@@ -205,7 +206,7 @@ def test_study_resumes_and_writes_a_usable_best_params(toy_root, sweep_cache, tm
     shutil.copy(out / "best_params.yaml", search / "experiment" / "layer1_S_tuned.yaml")
     for experiment in ("+experiment=layer1_S_tuned", "+experiment=[layer1_S,layer1_S_tuned]"):
         with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-            cfg = compose("train", [experiment, f"hydra.searchpath=[file://{search}]"])
+            cfg = compose("train", [experiment, "recipe=paper", f"hydra.searchpath=[file://{search}]"])
         assert cfg.data.layer == "layer1" and cfg.data.augment.n_per_type == "balance"
         assert list(cfg.model.spectrum.lstm_units) == best.user_attrs["config"]["model.spectrum.lstm_units"]
         assert cfg.model.optimizer.lr == pytest.approx(best.params["lr"])

@@ -52,16 +52,29 @@ def test_experiment_composes_and_instantiates(compose_cfg, experiment):
     assert cfg.data.layer == layer and cfg.data.input_case == case
     assert cfg.task_name == f"{layer}_{case}"
     assert cfg.optimized_metric == "val/loss_best" and cfg.max_rounds == 3
-    assert cfg.trainer.max_epochs == 100 and cfg.trainer.accelerator == "cpu" and cfg.trainer.deterministic
-    assert cfg.callbacks.early_stopping.patience == 7 and cfg.callbacks.early_stopping.monitor == "val/loss"
-    assert cfg.data.batch_size == 64
-    if layer in ("layer2a", "layer2b"):
-        assert cfg.data.augment.n_per_type == "balance"
+    # the ccsnscore recipe by default
+    assert cfg.trainer.max_epochs == 200 and cfg.trainer.accelerator == "cpu" and cfg.trainer.deterministic
+    assert cfg.callbacks.early_stopping.patience == 20 and cfg.callbacks.early_stopping.monitor == "val/loss"
+    assert cfg.data.batch_size == 64 and cfg.model.spectrum.architecture == "cnn" and cfg.balance == "weighted"
+    assert list(cfg.data.val_sources) == ["sedm"] and not cfg.data.augment.enabled
     datamodule = instantiate(cfg.data)
     assert isinstance(datamodule, CCSNDataModule)
     model = build_module(cfg)
     assert isinstance(model, ClassifierModule) and model.network.input_case == case
     assert isinstance(model.network, BinaryClassifier) and callable(model.optimizer_factory)
+
+
+@pytest.mark.parametrize("layer", ["layer0", "layer1", "layer2a", "layer2b"])
+def test_the_paper_recipe_is_one_override_away(compose_cfg, layer):
+    cfg = compose_cfg("train", [f"+experiment={layer}", "recipe=paper"])
+    assert cfg.model.spectrum.architecture == "bilstm" and list(cfg.model.spectrum.lstm_units) == [24, 24]
+    assert cfg.preprocessing.spectrum.n_wave == 256 and cfg.balance == "rounds" and cfg.data.val_sources is None
+    assert cfg.trainer.max_epochs == 100 and cfg.trainer.min_epochs == 15
+    assert cfg.callbacks.early_stopping.patience == 7 and not cfg.data.batch_augment.enabled
+    # synthetic samples to balance the classes, except for the gate
+    assert cfg.data.augment.enabled == (layer != "layer0")
+    if layer != "layer0":
+        assert cfg.data.augment.n_per_type == "balance"
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
@@ -72,7 +85,7 @@ def test_trainer_configs_compose(compose_cfg, trainer):
     if trainer == "ddp":
         assert cfg.trainer.strategy == "ddp" and cfg.trainer.num_nodes == 1
     if trainer == "cpu":
-        assert instantiate(cfg.trainer, logger=False).max_epochs == 100
+        assert instantiate(cfg.trainer, logger=False).max_epochs == 200
 
 
 def _toy_cfg(compose_cfg, toy_root, cache, *overrides):
@@ -105,6 +118,7 @@ def test_rounds_checkpoints_and_resume(compose_cfg, toy_root, shared_cache, tmp_
         "+experiment=layer0_S",
         "classifiers=[Ia]",
         "trainer.max_epochs=2",
+        "recipe=paper",
         "model.spectrum.lstm_units=[8,8]",
         f"run_dir={run}",
     ]
@@ -155,6 +169,7 @@ def test_without_callbacks_and_with_csv_logger(compose_cfg, toy_root, shared_cac
         "callbacks=none",
         "logger=csv",
         "trainer.max_epochs=1",
+        "recipe=paper",
         "model.spectrum.lstm_units=[4,4]",
         "model.init=torch",
         f"run_dir={tmp_path / 'run'}",
@@ -179,6 +194,7 @@ def test_multirun_over_experiments(toy_root, shared_cache, tmp_path):
         f"paths.test_split_file={tmp_path / 'split.csv'}",
         f"paths.output_dir={out}",
         "+trainer.fast_dev_run=true",
+        "recipe=paper",
         "model.spectrum.lstm_units=[4,4]",
         "num_threads=1",
     ]
@@ -202,12 +218,14 @@ def test_spectrum_encoder_starts_from_a_trained_classifier(compose_cfg, tmp_path
 
     models = write_untrained_models(tmp_path / "models")
     source = load_classifier(models / "layer0" / "S" / "CC.pt")
-    small = ["model.spectrum.lstm_units=[4,4]", "model.spectrum.dense_units=[8]"]
+    small = ["recipe=paper", "model.spectrum.lstm_units=[4,4]", "model.spectrum.dense_units=[8]"]
     cfg = compose_cfg("train", ["+experiment=layer1", *small, f"init_spectrum_from={models / 'layer0/S/CC.pt'}"])
     module = build_module(cfg)
     for name, value in source.encoders["spectrum"].state_dict().items():
         assert torch.equal(module.network.encoders["spectrum"].state_dict()[name], value)
-    other = compose_cfg("train", ["+experiment=layer1", f"init_spectrum_from={models / 'layer0/S/CC.pt'}"])
+    other = compose_cfg(
+        "train", ["+experiment=layer1", "recipe=paper", f"init_spectrum_from={models / 'layer0/S/CC.pt'}"]
+    )
     with pytest.raises(ValueError, match="other settings"):
         build_module(other)
 
@@ -224,6 +242,7 @@ def test_an_ensemble_trains_its_members_and_ships_one_file(compose_cfg, toy_root
         "ensemble=2",
         "trainer.max_epochs=2",
         "max_rounds=1",
+        "recipe=paper",
         "model.spectrum.lstm_units=[4,4]",
         "logger=none",
         f"run_dir={tmp_path / 'run'}",

@@ -27,6 +27,13 @@ def compose_train(overrides: Sequence[str]) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides))
 
 
+def chosen_recipe(overrides: Sequence[str]) -> str:
+    """The ``recipe`` config group that ``overrides`` end up with (e.g. ``paper`` for Table 2 searches)."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="sweep"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    return str(cfg.hydra.runtime.choices.get("recipe"))
+
+
 class TrialReport(Callback):
     """Reports ``metric`` (as logged per epoch, e.g. ``val/loss_best`` or ``val/auroc``) of each
     epoch to the running Optuna ``trial`` and raises :class:`optuna.TrialPruned` when the pruner

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from ccsnscore.training.loop import train
-from ccsnscore.tuning.objective import compose_train, make_objective
+from ccsnscore.tuning.objective import chosen_recipe, compose_train, make_objective
 from ccsnscore.tuning.space import active_params, baseline_values, parse_params
 from ccsnscore.tuning.summary import write_summary
 
@@ -129,6 +129,7 @@ def run_sweep(overrides: Sequence[str], train_fn: Callable[..., dict] = train) -
     study.set_user_attr("optimized_metric", metric)
     study.set_user_attr("overrides", [o for o in overrides])
     study.set_user_attr("experiments", experiments_of(overrides))
+    study.set_user_attr("recipe", chosen_recipe(base_overrides))
     if heartbeat and storage is not None:
         optuna.storages.fail_stale_trials(study)
     sampler_cfg = OmegaConf.to_container(search.sampler, resolve=True)

@@ -66,7 +66,8 @@ def best_params_yaml(study: optuna.Study) -> str:
         f"{study.user_attrs.get('optimized_metric', 'value')} = {best.value:.6g} ({study.direction.name.lower()}).",
         f"# Trials: {', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}.",
         f"# Sweep overrides: {overrides}",
-        "# Use: copy to conf/experiment/<name>.yaml, then python -m ccsnscore.train +experiment=<name>",
+        "# Use: copy to conf/experiment/<name>.yaml, then python -m ccsnscore.train +experiment=<name>"
+        + (f" recipe={study.user_attrs['recipe']}" if study.user_attrs.get("recipe") else ""),
         f"# Sampled: {', '.join(f'{k}={tidy_value(v)}' for k, v in best.params.items())}",
     ]
     if experiments:
