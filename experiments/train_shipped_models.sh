@@ -1,37 +1,54 @@
 #!/usr/bin/env bash
-# How the classifiers shipped in src/ccsnscore/models were made (2 CPU cores; about 45 minutes
-# with the three training queues side by side). Run from the repository root with the public
-# dataset at ../shared/data/ccsn-public (or CCSNSCORE_DATA_ROOT). The objects of the fixed test
-# split experiments/splits/ccsn-public-test.csv are held out of training and validation.
+# How the classifiers shipped in src/ccsnscore/pretrained were made, with the ccsnscore recipe
+# (conf/recipe/ccsnscore.yaml; the evidence is in experiments/ablations/). Run from the repository
+# root with the public dataset at ../shared/data/ccsn-public (or CCSNSCORE_DATA_ROOT). The objects of
+# the fixed test split experiments/splits/ccsn-public-test.csv are held out of training and
+# validation. Two training queues side by side on 2 CPU cores; each queue resumes where it stopped
+# (ckpt_resume) when the script is run again.
 set -euo pipefail
-export OMP_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456
 PY=${PY:-.venv/bin/python}
-S_SEL=outputs/ship/S/0_layer1_S_selected
+OUT=${OUT:-outputs/ship}
+export OMP_NUM_THREADS=1
+# rest-frame models: deep ensembles of 3 seeds per classifier
+S_LAYERS="layer0 layer1 layer2a layer2b"
+# observed-frame models (spectra without a usable redshift): the gate and layer 1; no host-galaxy
+# lines or redshift error in the augmentation (they sit at unknown observed wavelengths)
+OBSERVED="preprocessing.spectrum.rest_frame=false data.batch_augment.host=0.0 data.batch_augment.redshift=0.0"
 
-# 1. train: case S for every layer, layer 1 for the other input cases
-$PY -m ccsnscore.train -m +experiment=layer1_S,layer0_S,layer2b_S num_threads=1 hydra.sweep.dir=outputs/ship/S &
-$PY -m ccsnscore.train +experiment=layer2a_S num_threads=1 run_dir=outputs/ship/S/3_layer2a_S &
-$PY -m ccsnscore.train -m +experiment=layer1_SL,layer1_SD,layer1_SLD num_threads=1 hydra.sweep.dir=outputs/ship/L &
-wait
+train() {  # train <run dir> <overrides...>: a run that finished before is resumed and skipped
+  local dir=$1; shift
+  local resume=()
+  [ -d "$dir" ] && resume=("ckpt_resume=$dir")
+  mkdir -p "$dir"
+  $PY -m ccsnscore.train "$@" num_threads=1 run_dir="$dir" "${resume[@]}" >> "$dir.log" 2>&1
+}
 
-# 1b. layer 1, case S: single runs differ a lot from seed to seed (experiments/sweeps/layer1_S), so
-# the default configuration was trained with seeds 12345, 1, 2, 3, 4 and, per classifier, the seed
-# with the lowest validation loss is shipped (Hrich: seed 3, val/loss 0.475; Hpoor: seed 2, 0.476).
-# Selection looks at validation metrics only; the test split stays held out.
-for seed in 1 2 3 4; do
-  $PY -m ccsnscore.train +experiment=layer1_S seed=$seed num_threads=1 run_dir=outputs/sweeps/layer1_S_retrain/retrain_default_seed$seed
-done
-mkdir -p $S_SEL/layer1/S
-cp outputs/sweeps/layer1_S_retrain/retrain_default_seed3/classifiers/layer1/S/Hrich.{pt,json} $S_SEL/layer1/S/
-cp outputs/sweeps/layer1_S_retrain/retrain_default_seed2/classifiers/layer1/S/Hpoor.{pt,json} $S_SEL/layer1/S/
+queue_a() {
+  train $OUT/rest/layer0_S +experiment=layer0 ensemble=3
+  train $OUT/rest/layer2a_S +experiment=layer2a ensemble=3
+  train $OUT/rest/layer2b_S +experiment=layer2b ensemble=3
+  train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL
+}
+queue_b() {
+  train $OUT/rest/layer1_S +experiment=layer1 ensemble=3
+  train $OUT/observed/layer0_S +experiment=layer0 ensemble=3 $OBSERVED
+  train $OUT/observed/layer1_S +experiment=layer1 ensemble=3 $OBSERVED
+  train $OUT/rest/layer1_SD +experiment=layer1 data.input_case=SD
+  train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD
+}
+queue_a & queue_b & wait
 
-# 2. evaluate on the fixed test split (100 Monte-Carlo-dropout passes per classifier)
-S=outputs/ship/S
-$PY -m ccsnscore.evaluate "models=[$S_SEL,$S/1_layer0_S,$S/2_layer2b_S,$S/3_layer2a_S]" "cases=[S]" \
-    output_dir=experiments/reports/shipped_S
-$PY -m ccsnscore.evaluate "models=[$S_SEL,outputs/ship/L/0_layer1_SL,outputs/ship/L/1_layer1_SD,outputs/ship/L/2_layer1_SLD]" \
-    "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/layer1_cases
+# evaluation on the fixed test split (100 Monte-Carlo-dropout passes per classifier), with the
+# tree baseline and SNID beside the networks
+R=$OUT/rest
+$PY -m ccsnscore.evaluate "models=[$R/layer0_S,$R/layer1_S,$R/layer2a_S,$R/layer2b_S,$R/layer1_SL,$R/layer1_SD,$R/layer1_SLD]" \
+    "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/shipped
+$PY -m ccsnscore.evaluate "models=[$OUT/observed/layer0_S,$OUT/observed/layer1_S]" "cases=[S]" \
+    output_dir=experiments/reports/shipped_observed_frame
 
-# 3. copy the classifiers into the package with their model cards
-$PY -m ccsnscore.evaluation.model_cards $S_SEL $S/1_layer0_S $S/2_layer2b_S $S/3_layer2a_S outputs/ship/L/*/ --report experiments/reports/shipped_S experiments/reports/layer1_cases \
-    --dest src/ccsnscore/models
+# the classifiers into the package (replacing the ones shipped before), each with its model card
+rm -rf src/ccsnscore/pretrained
+$PY -m ccsnscore.evaluation.model_cards $R/layer0_S $R/layer1_S $R/layer2a_S $R/layer2b_S $R/layer1_SL $R/layer1_SD \
+    $R/layer1_SLD --report experiments/reports/shipped --dest src/ccsnscore/pretrained
+$PY -m ccsnscore.evaluation.model_cards $OUT/observed/layer0_S $OUT/observed/layer1_S \
+    --report experiments/reports/shipped_observed_frame --dest src/ccsnscore/pretrained/observed-frame

@@ -166,13 +166,14 @@ def main(argv=None) -> int:
             metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir)
             rows.append({"variant": name, "run": run_dir.name, **metrics})
             runs.append(run_dir)
+            run_classes = classes
             preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
             if preprocessing not in tree_done:
                 tree_done.add(preprocessing)
                 for t in tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root):
                     rows.append({"variant": f"tree[{name}]", "run": f"seed{t['seed']}", **t})
         if len(runs) >= 2:
-            ens = ensemble_metrics(runs, classes)
+            ens = ensemble_metrics(runs, run_classes)
             rows.append({"variant": f"{name}+ensemble{len(runs)}", "run": "ensemble", **ens})
     table = pd.DataFrame(rows)
     if table.empty:

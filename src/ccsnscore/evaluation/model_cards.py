@@ -35,6 +35,30 @@ def _test_metrics(report_dirs, layer: str, case: str, positive: str) -> tuple[di
     return {}, {}
 
 
+def _comparison(report_dirs, layer: str, case: str) -> pd.DataFrame | None:
+    """The scorers of this layer side by side (``tables/comparison_all.csv`` of a report)."""
+    columns = [
+        "n",
+        "accuracy",
+        "accuracy_lo",
+        "accuracy_hi",
+        "macro_auc",
+        "macro_auc_lo",
+        "macro_auc_hi",
+        "ambiguous_fraction",
+        "confident_fraction",
+        "confident_accuracy",
+    ]
+    for folder in report_dirs or []:
+        file = Path(folder) / "tables" / "comparison_all.csv"
+        if file.is_file():
+            table = pd.read_csv(file, index_col=0)
+            rows = table[(table["layer"] == layer) & (table["case"] == case)]
+            if len(rows):
+                return rows[[c for c in columns if c in rows]]
+    return None
+
+
 def model_card(path: Path, report_dirs=None) -> str:
     """Markdown model card of the classifier file ``path``."""
     meta = classifier_metadata(path)
@@ -45,6 +69,8 @@ def model_card(path: Path, report_dirs=None) -> str:
     test, auc = _test_metrics(report_dirs, layer, case, positive)
     dataset = meta.get("dataset", {})
     splits = dataset.get("splits") or {}
+    val_sources = (meta.get("training", {}).get("data") or {}).get("val_sources")
+    members = meta["hparams"].get("members")
     lines = [
         f"# {layer}/{case}/{positive}",
         "",
@@ -62,9 +88,9 @@ def model_card(path: Path, report_dirs=None) -> str:
         f"torch {meta['versions']['torch']}",
         "",
         "## Training data",
-        f"Dataset fingerprint `{dataset.get('fingerprint')}` ({Path(str(dataset.get('data_root'))).name}); "
-        "the objects of the fixed test split were held out; validation is a third of the remaining "
-        "objects (split by object).",
+        f"Dataset fingerprint `{dataset.get('fingerprint')}`; the objects of the fixed test split were "
+        "held out; validation is a third of the remaining objects (split by object)"
+        + (f", its spectra from {', '.join(val_sources)} only." if val_sources else "."),
     ]
     if splits:
         lines += ["", pd.DataFrame(splits).T.to_markdown() if isinstance(splits, dict) else str(splits)]
@@ -74,8 +100,16 @@ def model_card(path: Path, report_dirs=None) -> str:
         "## Training",
         "",
         "```",
-        *(f"{k}: {v}" for k, v in training.items() if not isinstance(v, dict)),
+        *(
+            f"{k}: {v}"
+            for k, v in training.items()
+            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))
+        ),
         "```",
+        "",
+        f"Spectrum encoder: {meta['hparams']['spectrum'].get('architecture', 'bilstm')}"
+        + (f"; a deep ensemble of {members} networks (seeds {training.get('seeds')})." if members else ".")
+        + " The recipe and the ablations behind it: `experiments/ablations/` and `conf/recipe/`.",
         "",
         "## Validation metrics (kept weights)",
         "",
@@ -121,6 +155,16 @@ def model_card(path: Path, report_dirs=None) -> str:
         ]
     else:
         lines += ["## Test-split metrics", "", "No evaluation report was given when this card was written.", ""]
+    comparison = _comparison(report_dirs, layer, case)
+    if comparison is not None:
+        lines += [
+            f"## The layer against the tree baseline and SNID (test split, {layer}, case {case})",
+            "",
+            "The layer's classifiers decide together; `_lo`/`_hi` are 68% intervals.",
+            "",
+            comparison.to_markdown(floatfmt=".3f"),
+            "",
+        ]
     lines += [
         "## Limitations",
         "",
