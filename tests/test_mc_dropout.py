@@ -100,3 +100,20 @@ def test_adaptive_passes_agree_with_fixed_passes(tmp_path):
     pd.testing.assert_series_equal(
         alone.iloc[0][["decision", "passes"]], adaptive.iloc[7][["decision", "passes"]], check_names=False
     )
+
+
+def test_mc_dropout_in_the_head_only():
+    from ccsnscore.model.layers import set_mc_dropout
+
+    torch.manual_seed(0)
+    spectrum = {"architecture": "cnn", "conv_dropout": [0.3, 0.3, 0.3, 0.3], "dense_dropout": 0.3}
+    everywhere = BinaryClassifier("S", spectrum=spectrum).eval()
+    head_only = BinaryClassifier("S", spectrum=spectrum, mc_scope="head").eval()
+    head_only.load_state_dict(everywhere.state_dict())
+    assert set_mc_dropout(head_only, True, "head") == 1 and set_mc_dropout(head_only, False) == 5
+    batch = {"spectrum": torch.rand(20, 64, 1)}
+    _, std_all = mc_dropout_scores(everywhere, batch, 50, seed=0)
+    _, std_head = mc_dropout_scores(head_only, batch, 50, seed=0)
+    assert np.all(std_head > 0) and np.median(std_head) < np.median(std_all)
+    with pytest.raises(ValueError, match="mc_scope"):
+        BinaryClassifier("S", mc_scope="convs")

@@ -30,7 +30,7 @@ class _mc_mode:
     def __enter__(self):
         self.was_training = self.model.training
         self.model.eval()
-        set_mc_dropout(self.model, True)
+        set_mc_dropout(self.model, True, getattr(self.model, "mc_scope", "all"))
         return self.model
 
     def __exit__(self, *exc):

@@ -96,14 +96,25 @@ class MCDropout(nn.Module):
         return f"p={self.p}, mc={self.mc}"
 
 
-def set_mc_dropout(model: nn.Module, on: bool) -> int:
-    """Switch Monte-Carlo dropout on or off in every :class:`MCDropout` of ``model``; returns how
-    many modules were switched. Independent of ``model.train()`` / ``model.eval()``."""
+MC_SCOPES = ("all", "head")
+"""Where Monte-Carlo dropout acts at inference: every dropout layer, or only those of the dense
+layers after the recurrent/convolutional feature extractors (the networks' ``dense_dropouts``)."""
+
+
+def set_mc_dropout(model: nn.Module, on: bool, scope: str = "all") -> int:
+    """Switch Monte-Carlo dropout on or off in the :class:`MCDropout` layers of ``model`` within
+    ``scope`` (:data:`MC_SCOPES`; switching off always reaches every layer); returns how many were
+    switched on or off. Independent of ``model.train()`` / ``model.eval()``."""
+    if scope not in MC_SCOPES:
+        raise ValueError(f"MC dropout scope must be one of {MC_SCOPES}, got {scope!r}")
+    chosen = None
+    if on and scope == "head":
+        chosen = {id(m) for module in model.modules() for m in getattr(module, "dense_dropouts", [])}
     n = 0
     for module in model.modules():
         if isinstance(module, MCDropout):
-            module.mc = bool(on)
-            n += 1
+            module.mc = bool(on) and (chosen is None or id(module) in chosen)
+            n += module.mc or not on
     return n
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from ccsnscore.data.channels import channel_names
 from ccsnscore.model.encoders import DmdtEncoder, LightCurveEncoder, spectrum_encoder
-from ccsnscore.model.layers import keras_init_
+from ccsnscore.model.layers import MC_SCOPES, keras_init_
 
 ENCODERS = {"spectrum": spectrum_encoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
 
@@ -45,8 +45,13 @@ class BinaryClassifier(nn.Module):
         lightcurve: Mapping | None = None,
         dmdt: Mapping | None = None,
         init: str = "keras",
+        mc_scope: str = "all",
     ):
         super().__init__()
+        if mc_scope not in MC_SCOPES:
+            raise ValueError(f"mc_scope must be one of {MC_SCOPES}, got {mc_scope!r}")
+        self.mc_scope = mc_scope
+        """Where Monte-Carlo dropout acts at inference (:data:`ccsnscore.model.layers.MC_SCOPES`)."""
         self.config = {
             "input_case": input_case,
             "bands": list(bands),
@@ -54,6 +59,7 @@ class BinaryClassifier(nn.Module):
             "lightcurve": dict(lightcurve or {}),
             "dmdt": dict(dmdt or {}),
             "init": init,
+            "mc_scope": mc_scope,
         }
         """Everything needed to rebuild the network: ``BinaryClassifier(**config)``."""
         self.input_case, self.bands = input_case, tuple(bands)

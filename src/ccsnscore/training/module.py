@@ -33,10 +33,11 @@ class ClassifierModule(L.LightningModule):
         init: str = "keras",
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable | None = None,
+        mc_scope: str = "all",
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
-        self.network = BinaryClassifier(input_case, bands, spectrum, lightcurve, dmdt, init)
+        self.network = BinaryClassifier(input_case, bands, spectrum, lightcurve, dmdt, init, mc_scope)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.class_weight: tuple[float, float] | None = None
         """``(negative, positive)`` loss weights; None: unweighted."""
