@@ -43,11 +43,18 @@ SHOWN = [
 ]
 
 
-def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_passes: int = 100) -> dict:
-    cached = run_dir / "test_metrics.json"
+def run_metrics(
+    run_dir: Path, layer: str, case: str, data_root, cache_dir, n_passes: int = 100, mc_scope: str | None = None
+) -> dict:
+    """Test-split figures of one run (computed once); ``mc_scope`` overrides where the models'
+    Monte-Carlo dropout acts (None: as recorded in them)."""
+    suffix = f"_{mc_scope}" if mc_scope else ""
+    cached = run_dir / f"test_metrics{suffix}.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
+    for model in model_set.classifiers.values():
+        model.mc_scope = mc_scope or getattr(model, "mc_scope", "all")
     table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
     rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
     channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
@@ -73,14 +80,14 @@ def run_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, n_pa
         ],
         axis=1,
     )
-    scores.to_csv(run_dir / "test_scores.csv", index=False)
+    scores.to_csv(run_dir / f"test_scores{suffix}.csv", index=False)
     cached.write_text(json.dumps(result, indent=1))
     return result
 
 
-def ensemble_metrics(run_dirs: list[Path], classes: list[str]) -> dict:
+def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "") -> dict:
     """Deep ensemble of the runs: mean of their MC means; std of the pooled passes."""
-    tables = [pd.read_csv(d / "test_scores.csv") for d in run_dirs]
+    tables = [pd.read_csv(d / f"test_scores{suffix}.csv") for d in run_dirs]
     true = tables[0]["true"].to_numpy()
     combined = {}
     for c in classes:
@@ -135,6 +142,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="outputs/ablations")
     parser.add_argument("--variants", default=None)
     parser.add_argument("--table", default=None)
+    parser.add_argument(
+        "--mc-scope",
+        default=None,
+        choices=["all", "head"],
+        help="score with Monte-Carlo dropout in these layers instead of the models' own",
+    )
     parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT", "../shared/data/ccsn-public"))
     parser.add_argument("--cache-dir", default=".cache/ccsnscore")
     args = parser.parse_args(argv)
@@ -163,8 +176,9 @@ def main(argv=None) -> int:
             expected = json.loads((run_dir / "metrics.json").read_text())
             if not all(f"{c}/path" in expected for c in classes) or len(classes) < 2:
                 continue
-            metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir)
-            rows.append({"variant": name, "run": run_dir.name, **metrics})
+            metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir, mc_scope=args.mc_scope)
+            label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
+            rows.append({"variant": label, "run": run_dir.name, **metrics})
             runs.append(run_dir)
             run_classes = classes
             preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
@@ -173,8 +187,9 @@ def main(argv=None) -> int:
                 for t in tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root):
                     rows.append({"variant": f"tree[{name}]", "run": f"seed{t['seed']}", **t})
         if len(runs) >= 2:
-            ens = ensemble_metrics(runs, run_classes)
-            rows.append({"variant": f"{name}+ensemble{len(runs)}", "run": "ensemble", **ens})
+            ens = ensemble_metrics(runs, run_classes, f"_{args.mc_scope}" if args.mc_scope else "")
+            label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
+            rows.append({"variant": f"{label}+ensemble{len(runs)}", "run": "ensemble", **ens})
     table = pd.DataFrame(rows)
     if table.empty:
         print("no finished runs")
