@@ -20,6 +20,7 @@ _EXPORTS = {
     "load_model_set": "ccsnscore.inference.model_set",
     "ModelSet": "ccsnscore.inference.model_set",
     "classify_table": "ccsnscore.inference.classify",
+    "classify_spectra": "ccsnscore.inference.classify",
     "predict": "ccsnscore.inference.pipeline",
     "decide": "ccsnscore.inference.decisions",
     "decide_hierarchy": "ccsnscore.inference.decisions",
