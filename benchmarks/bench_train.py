@@ -3,10 +3,11 @@
     python benchmarks/bench_train.py [--samples 8000] [--epochs 1] [--threads 2] [--accelerator gpu]
                                      [--json out.json]
 
-Published architecture, 8,000 random samples shaped and zero-padded like the real inputs
-(spectra zero outside a random coverage, light curves of random length with some bands missing),
-batch 64, Adam, one Lightning fit on the CPU with the training config's trainer settings
-(deterministic on the CPU, no validation). The glibc malloc settings of the Makefile are applied.
+Both recipes' networks on the same data, in the same run: ``paper`` (two biLSTMs on 256 points,
+the 0.1 architecture) and ``ccsnscore`` (the 1-D CNN on 128 points of the default recipe). 8,000
+random samples shaped and zero-padded like the real inputs (spectra zero outside a random coverage,
+light curves of random length with some bands missing), batch 64, Adam, one Lightning fit on the
+CPU (deterministic, no validation), the malloc settings of :mod:`ccsnscore.runtime` applied.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ import platform
 import statistics
 import time
 
+RECIPES = {"paper": (256, {}), "ccsnscore": (128, {"architecture": "cnn", "out_activation": "none"})}
+"""Recipe -> (spectrum points, spectrum encoder settings)."""
 
-def random_channels(n: int, seed: int = 0) -> dict:
+
+def random_channels(n: int, seed: int = 0, n_wave: int = 256) -> dict:
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    spectrum = torch.randn(n, 256, 1, generator=g)
-    start = torch.randint(0, 40, (n, 1), generator=g)
-    stop = 256 - torch.randint(0, 40, (n, 1), generator=g)
-    steps = torch.arange(256)[None, :]
+    spectrum = torch.randn(n, n_wave, 1, generator=g)
+    start = torch.randint(0, n_wave // 6, (n, 1), generator=g)
+    stop = n_wave - torch.randint(0, n_wave // 6, (n, 1), generator=g)
+    steps = torch.arange(n_wave)[None, :]
     spectrum *= ((steps >= start) & (steps < stop)).unsqueeze(-1)
     channels = {"spectrum": spectrum}
     for band in ("r", "g"):
@@ -38,13 +42,16 @@ def random_channels(n: int, seed: int = 0) -> dict:
     return channels
 
 
-def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int = 64, accelerator: str = "cpu") -> dict:
+def epoch_seconds(
+    input_case: str, n_samples: int, epochs: int, batch_size: int = 64, accelerator: str = "cpu", recipe: str = "paper"
+) -> dict:
     import lightning as L
     import numpy as np
     from torch.utils.data import DataLoader
 
-    from ccsnscore.data.datamodule import ChannelDataset, channel_names
-    from ccsnscore.model.network import BinaryClassifier
+    from ccsnscore.data.channels import channel_names
+    from ccsnscore.data.datamodule import ChannelDataset
+    from ccsnscore.training.module import ClassifierModule
 
     class EpochTimer(L.Callback):
         def __init__(self):
@@ -57,10 +64,11 @@ def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int 
             self.times.append(time.perf_counter() - self.start)
 
     L.seed_everything(0, verbose=False)
-    channels = random_channels(n_samples)
+    n_wave, spectrum = RECIPES[recipe]
+    channels = random_channels(n_samples, n_wave=n_wave)
     dataset = ChannelDataset({k: channels[k] for k in channel_names(input_case)}, np.arange(n_samples) % 2)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=lambda batch: batch)
-    model = BinaryClassifier(input_case)
+    model = ClassifierModule(input_case, spectrum=spectrum)
     timer = EpochTimer()
     trainer = L.Trainer(
         accelerator=accelerator,
@@ -78,6 +86,7 @@ def epoch_seconds(input_case: str, n_samples: int, epochs: int, batch_size: int 
     n_params = sum(p.numel() for p in model.parameters())
     seconds = statistics.median(timer.times)
     return {
+        "recipe": recipe,
         "input_case": input_case,
         "accelerator": accelerator,
         "samples": n_samples,
@@ -110,15 +119,20 @@ def main() -> dict:
     malloc_set = configure_malloc()
     torch.set_num_threads(args.threads)
     rows = [
-        epoch_seconds(case, args.samples, args.epochs, accelerator=args.accelerator) for case in args.cases.split(",")
+        epoch_seconds(case, args.samples, args.epochs, accelerator=args.accelerator, recipe=recipe)
+        for case in args.cases.split(",")
+        for recipe in RECIPES
     ]
     print(
         f"\ntraining epoch, {args.samples} samples, batch 64, {args.accelerator}, {args.threads} threads, "
         f"torch {torch.__version__}"
     )
-    print(f"{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
+    print(f"{'recipe':<11}{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
     for row in rows:
-        print(f"{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}{row['samples_per_s']:>11.1f}")
+        print(
+            f"{row['recipe']:<11}{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}"
+            f"{row['samples_per_s']:>11.1f}"
+        )
     result = {
         "benchmark": "train_epoch",
         "accelerator": args.accelerator,
