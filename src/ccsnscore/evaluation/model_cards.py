@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ccsnscore.evaluation.report import METRIC_COLUMNS
 from ccsnscore.model.checkpoints import classifier_metadata, shipped_models_dir
 
 
@@ -124,27 +125,7 @@ def model_card(path: Path, report_dirs=None) -> str:
             "",
             pd.Series(
                 {
-                    **{
-                        k: test[k]
-                        for k in (
-                            "n",
-                            "TP",
-                            "FP",
-                            "FN",
-                            "TN",
-                            "n_ambiguous",
-                            "F1",
-                            "precision",
-                            "precision_lo",
-                            "precision_hi",
-                            "TPR",
-                            "TPR_lo",
-                            "TPR_hi",
-                            "FPR",
-                            "FPR_lo",
-                            "FPR_hi",
-                        )
-                    },
+                    **{k: test[k] for k in METRIC_COLUMNS if not k.startswith("accuracy")},
                     **{f"ROC {k}": v for k, v in auc.items() if k in ("AUC", "AUC_snid", "n_with_snid")},
                 },
                 dtype=object,

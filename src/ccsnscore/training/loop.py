@@ -115,6 +115,27 @@ def init_spectrum_encoder(network, path, preprocessing) -> None:
     target.load_state_dict(weights)
 
 
+def _save(
+    cfg: DictConfig, path: Path, network, positive: str, manifest: dict, metrics: dict, training: dict, splits: dict
+) -> None:
+    """Write ``network`` as the classifier of ``positive`` with what the config says about it."""
+    layer = str(cfg.data.layer)
+    save_classifier(
+        path,
+        network,
+        layer=layer,
+        positive=positive,
+        label_map=cfg.labels.layers[layer],
+        preprocessing=cfg.preprocessing,
+        manifest=manifest,
+        test_split_file=cfg.data.test_split_file,
+        metrics=metrics,
+        training=training,
+        dataset_summary=splits,
+        hierarchy=cfg.labels.get("hierarchy"),
+    )
+
+
 def train_classifier(
     cfg: DictConfig,
     positive: str,
@@ -259,19 +280,15 @@ def train_classifier(
             "run_dir": run_dir.name,
             "seconds": metrics["seconds"],
         }
-        save_classifier(
+        _save(
+            cfg,
             path,
             model.network,
-            layer=layer,
-            positive=positive,
-            label_map=cfg.labels.layers[layer],
-            preprocessing=cfg.preprocessing,
-            manifest=datamodule.manifest,
-            test_split_file=cfg.data.test_split_file,
-            metrics=metrics,
-            training=training,
-            dataset_summary=datamodule.summary().to_dict(orient="index"),
-            hierarchy=cfg.labels.get("hierarchy"),
+            positive,
+            datamodule.manifest,
+            metrics,
+            training,
+            datamodule.summary().to_dict(orient="index"),
         )
         metrics["path"] = str(path)
         log.info("%s: wrote %s", label, path)
@@ -332,20 +349,7 @@ def train_ensemble(
         "run_dir": run_dir.name,
     }
     path = classifier_path(run_dir / "classifiers", layer, case, positive)
-    save_classifier(
-        path,
-        ensemble,
-        layer=layer,
-        positive=positive,
-        label_map=cfg.labels.layers[layer],
-        preprocessing=cfg.preprocessing,
-        manifest=datamodule.manifest,
-        test_split_file=cfg.data.test_split_file,
-        metrics=metrics,
-        training=training,
-        dataset_summary=first["dataset"]["splits"],
-        hierarchy=cfg.labels.get("hierarchy"),
-    )
+    _save(cfg, path, ensemble, positive, datamodule.manifest, metrics, training, first["dataset"]["splits"])
     log.info("%s/%s/%s: ensemble of %d, %s", layer, case, positive, len(members), metrics)
     return {**metrics, "path": str(path)}
 
