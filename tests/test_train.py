@@ -256,3 +256,22 @@ def test_an_ensemble_trains_its_members_and_ships_one_file(compose_cfg, toy_root
     assert len(member_files) == 2
     members = [load_classifier(f) for f in member_files]
     assert not torch.equal(next(members[0].parameters()), next(members[1].parameters()))
+
+
+def test_a_layer_reads_and_hashes_the_dataset_once(compose_cfg, toy_root, shared_cache, tmp_path, monkeypatch):
+    from ccsnscore.data import cache as cache_module
+
+    calls = []
+    real = cache_module.dataset_fingerprint
+    monkeypatch.setattr(cache_module, "dataset_fingerprint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = _toy_cfg(
+        compose_cfg,
+        toy_root,
+        shared_cache,
+        "+experiment=layer1_S",
+        "+trainer.fast_dev_run=true",
+        "logger=none",
+        f"run_dir={tmp_path / 'run'}",
+    )
+    metrics = train(cfg)
+    assert {"Hrich/path", "Hpoor/path"} <= set(metrics) and len(calls) == 1
