@@ -11,8 +11,8 @@ OUT=${OUT:-outputs/ship}
 export OMP_NUM_THREADS=1
 # rest-frame models: deep ensembles of 3 seeds per classifier
 S_LAYERS="layer0 layer1 layer2a layer2b"
-# observed-frame models (spectra without a usable redshift): the gate and layer 1; no host-galaxy
-# lines or redshift error in the augmentation (they sit at unknown observed wavelengths)
+# observed-frame models (spectra without a usable redshift): the gate and layer 1, one seed each; no
+# host-galaxy lines or redshift error in the augmentation (they sit at unknown observed wavelengths)
 OBSERVED="preprocessing.spectrum.rest_frame=false data.batch_augment.host=0.0 data.batch_augment.redshift=0.0"
 
 train() {  # train <run dir> <overrides...>: a run that finished before is resumed and skipped
@@ -24,15 +24,15 @@ train() {  # train <run dir> <overrides...>: a run that finished before is resum
 }
 
 queue_a() {
+  train $OUT/rest/layer1_S +experiment=layer1 ensemble=3
   train $OUT/rest/layer0_S +experiment=layer0 ensemble=3
   train $OUT/rest/layer2a_S +experiment=layer2a ensemble=3
   train $OUT/rest/layer2b_S +experiment=layer2b ensemble=3
-  train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL
 }
 queue_b() {
-  train $OUT/rest/layer1_S +experiment=layer1 ensemble=3
-  train $OUT/observed/layer0_S +experiment=layer0 ensemble=3 $OBSERVED
-  train $OUT/observed/layer1_S +experiment=layer1 ensemble=3 $OBSERVED
+  train $OUT/observed/layer0_S +experiment=layer0 $OBSERVED
+  train $OUT/observed/layer1_S +experiment=layer1 $OBSERVED
+  train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL
   train $OUT/rest/layer1_SD +experiment=layer1 data.input_case=SD
   train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD
 }

@@ -48,7 +48,28 @@ def _as_list(value, n: int, name: str) -> list:
     return values
 
 
-class RecurrentEncoder(nn.Module):
+class DenseHead(nn.Module):
+    """The encoders' common end: hidden dense layers (ReLU, each followed by ``MCDropout``) and a
+    dense ``out_features`` layer; attributes ``dense``, ``dense_dropouts`` and ``out``."""
+
+    def _build_head(self, width: int, dense_units, dense_dropout: float, out_features: int) -> None:
+        self.dense = nn.ModuleList()
+        self.dense_dropouts = nn.ModuleList()
+        for units in dense_units:
+            self.dense.append(nn.Linear(width, int(units)))
+            self.dense_dropouts.append(MCDropout(dense_dropout))
+            width = int(units)
+        self.out = nn.Linear(width, out_features)
+        self.out_features = out_features
+
+    def _head(self, code: torch.Tensor) -> torch.Tensor:
+        """The output layer's pre-activation."""
+        for dense, dropout in zip(self.dense, self.dense_dropouts):
+            code = dropout(F.relu(dense(code)))
+        return self.out(code)
+
+
+class RecurrentEncoder(DenseHead):
     """Stacked (bi)LSTMs over ``(B, T, in_features)``, read at the last valid step, then dense layers.
 
     ``lstm_units[i]`` units per direction in layer ``i``, followed by ``MCDropout(lstm_dropout[i])``;
@@ -88,14 +109,7 @@ class RecurrentEncoder(nn.Module):
                 self.backward_lstms.append(nn.LSTM(width, units, batch_first=True))
             width = units * directions
         self.lstm_dropouts = nn.ModuleList(MCDropout(p) for p in _as_list(lstm_dropout, n, "lstm_dropout"))
-        self.dense = nn.ModuleList()
-        self.dense_dropouts = nn.ModuleList()
-        for units in dense_units:
-            self.dense.append(nn.Linear(width, int(units)))
-            self.dense_dropouts.append(MCDropout(dense_dropout))
-            width = int(units)
-        self.out = nn.Linear(width, out_features)
-        self.out_features = out_features
+        self._build_head(width, dense_units, dense_dropout, out_features)
 
     def _lstm_layer(self, i: int, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Outputs of layer ``i`` over ``x`` ``(B, T, F)``, both directions aligned in time."""
@@ -128,9 +142,7 @@ class RecurrentEncoder(nn.Module):
         for i in range(1, len(self.forward_lstms)):
             seq = self._lstm_layer(i, self.lstm_dropouts[i - 1](seq), lengths)
         code = self.lstm_dropouts[-1](self._readout(seq, lengths))
-        for dense, dropout in zip(self.dense, self.dense_dropouts):
-            code = dropout(F.relu(dense(code)))
-        return F.relu(self.out(code))
+        return F.relu(self._head(code))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stochastic(self.forward_deterministic(x))
@@ -183,7 +195,7 @@ class LightCurveEncoder(RecurrentEncoder):
         )
 
 
-class DmdtEncoder(nn.Module):
+class DmdtEncoder(DenseHead):
     """One band's dm-dt histogram ``(B, 1, n_dm, n_dt)`` -> ``(B, out_features)``.
 
     Published model: conv 16 (3x3, ReLU) -> dropout 0.5 -> conv 8 (3x3, ReLU) -> dropout 0.1 ->
@@ -219,14 +231,7 @@ class DmdtEncoder(nn.Module):
         size = channels * (height // pool) * (width // pool)
         if size <= 0:
             raise ValueError(f"input {tuple(input_shape)} too small for {len(conv_channels)} convolutions")
-        self.dense = nn.ModuleList()
-        self.dense_dropouts = nn.ModuleList()
-        for units in dense_units:
-            self.dense.append(nn.Linear(size, int(units)))
-            self.dense_dropouts.append(MCDropout(dense_dropout))
-            size = int(units)
-        self.out = nn.Linear(size, out_features)
-        self.out_features = out_features
+        self._build_head(size, dense_units, dense_dropout, out_features)
 
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.convs[0](x))
@@ -235,15 +240,13 @@ class DmdtEncoder(nn.Module):
         for i in range(1, len(self.convs)):
             h = F.relu(self.convs[i](self.conv_dropouts[i - 1](h)))
         code = torch.flatten(self.pool(self.conv_dropouts[-1](h)), 1)
-        for dense, dropout in zip(self.dense, self.dense_dropouts):
-            code = dropout(F.relu(dense(code)))
-        return F.relu(self.out(code))
+        return F.relu(self._head(code))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stochastic(self.forward_deterministic(x))
 
 
-class SpectrumCNNEncoder(nn.Module):
+class SpectrumCNNEncoder(DenseHead):
     """Spectrum ``(B, n_wave, 1)`` -> ``(B, out_features)`` with 1-D convolutions.
 
     The coverage mask (1 where the flux is non-zero) is an input channel, so that zero flux outside
@@ -291,15 +294,7 @@ class SpectrumCNNEncoder(nn.Module):
             MCDropout(p) for p in _as_list(conv_dropout, len(conv_channels), "conv_dropout")
         )
         self.pool = nn.MaxPool1d(pool, ceil_mode=True)
-        self.dense = nn.ModuleList()
-        self.dense_dropouts = nn.ModuleList()
-        width = 2 * channels
-        for units in dense_units:
-            self.dense.append(nn.Linear(width, int(units)))
-            self.dense_dropouts.append(MCDropout(dense_dropout))
-            width = int(units)
-        self.out = nn.Linear(width, out_features)
-        self.out_features = out_features
+        self._build_head(2 * channels, dense_units, dense_dropout, out_features)
 
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)
@@ -321,9 +316,7 @@ class SpectrumCNNEncoder(nn.Module):
         for conv, dropout in zip(self.convs[1:], self.conv_dropouts[1:]):
             h = dropout(self.pool(F.relu(conv(h))))
         code = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=-1)
-        for dense, dropout in zip(self.dense, self.dense_dropouts):
-            code = dropout(F.relu(dense(code)))
-        code = self.out(code)
+        code = self._head(code)
         return F.relu(code) if self.out_activation == "relu" else code
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
