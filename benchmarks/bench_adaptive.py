@@ -22,10 +22,10 @@ DATA = Path(os.environ.get("CCSNSCORE_DATA_ROOT", REPO.parent / "shared" / "data
 
 
 def agreement(cache_dir: str | None) -> dict:
-    from ccsnscore.data.channels import build_channels
-    from ccsnscore.evaluation.testset import labelled_samples
     import yaml
 
+    from ccsnscore.data.channels import build_channels
+    from ccsnscore.evaluation.testset import labelled_samples
     from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set
     from ccsnscore.inference.pipeline import predict
 
@@ -64,7 +64,9 @@ def agreement(cache_dir: str | None) -> dict:
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", str(REPO / ".cache" / "ccsnscore")))
+    parser.add_argument(
+        "--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", str(REPO / ".cache" / "ccsnscore"))
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     import torch
