@@ -21,15 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from ccsnscore.inference.model_set import LABELS_CONFIG
 from ccsnscore.runtime import malloc_environment
 
 HERE = Path(__file__).resolve().parent
-CLASSES = {
-    "layer0": ["Ia", "nonIa"],
-    "layer1": ["Hrich", "Hpoor"],
-    "layer2a": ["II", "IIb-H", "IIn"],
-    "layer2b": ["Ib", "Ic", "Ic-BL"],
-}
+# each layer's classes, from the label configuration the package trains with
+CLASSES = {layer: list(classes) for layer, classes in yaml.safe_load(LABELS_CONFIG.read_text())["layers"].items()}
 
 
 def _flat(items) -> list[str]:
