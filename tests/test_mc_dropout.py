@@ -75,6 +75,22 @@ def test_an_ensemble_shares_the_passes_among_its_members():
     assert samples.shape == (6, 10) and np.all(std > 0)
     again = mc_dropout_scores(ensemble, {"spectrum": batch["spectrum"][[2]]}, n_passes=10, seed=1)
     assert np.allclose(again[0], mean[2]) and np.allclose(again[1], std[2])
+    assert np.allclose(samples.mean(axis=1), mean, atol=1e-6) and np.allclose(samples.std(axis=1), std, atol=1e-6)
+
+
+def test_an_ensembles_spread_is_its_members_own_not_their_scatter():
+    """Members that disagree move the mean; the spread is the members' Monte-Carlo spread."""
+    from ccsnscore.inference.mc_dropout import member_moments
+
+    low = np.array([[0.1, 0.2, 0.1, 0.2]])  # member 1: mean 0.15, std 0.05
+    high = np.array([[0.8, 0.9, 0.8, 0.9]])  # member 2: mean 0.85, std 0.05
+    mean, std = member_moments([low, high])
+    assert np.allclose(mean, 0.5) and np.allclose(std, 0.05)
+    assert np.hstack([low, high]).std() > 0.3  # what pooling the passes would have said
+    alone, alone_std = member_moments([low])
+    assert np.allclose(alone, 0.15) and np.allclose(alone_std, low.std())
+    with_gaps = member_moments([np.array([[0.1, np.nan]]), np.array([[0.9, 0.7]])])
+    assert np.allclose(with_gaps[0], (0.1 + 0.9 + 0.7) / 3) and np.allclose(with_gaps[1], np.sqrt(0.02 / 3))
 
 
 def test_adaptive_passes_agree_with_fixed_passes(tmp_path):

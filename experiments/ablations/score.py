@@ -6,14 +6,16 @@
 For every run ``<out>/<experiment>/<variant>/seed<k>`` with all its classifiers: eval-mode
 (dropout off) and 100-pass Monte-Carlo-dropout scores of the test split, decided with the paper's
 rule; figures written to ``test_metrics.json`` in the run folder (computed once). Per variant the
-seeds are also combined into a deep ensemble (mean of the seeds' MC means; std from the pooled
-passes). The tree baseline (:mod:`ccsnscore.evaluation.baseline`, three seeds) is trained on the same
-non-test rows of each preprocessing. Writes ``<table>.csv`` (one row per run) and ``<table>.md``.
+seeds are also combined into a deep ensemble (mean of the seeds' MC means; spread: the seeds' own
+MC spread, as the package's ensembles). The tree baseline (:mod:`ccsnscore.evaluation.baseline`,
+three seeds) is trained on the same non-test rows of each preprocessing. Writes ``<table>.csv``
+(one row per run) and ``<table>.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -86,7 +88,8 @@ def run_metrics(
 
 
 def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "") -> dict:
-    """Deep ensemble of the runs: mean of their MC means; std of the pooled passes."""
+    """Deep ensemble of the runs, as :class:`ccsnscore.model.network.EnsembleClassifier` scores:
+    the mean of their MC means; the spread of the members' own passes (root mean variance)."""
     tables = [pd.read_csv(d / f"test_scores{suffix}.csv") for d in run_dirs]
     true = tables[0]["true"].to_numpy()
     combined = {}
@@ -94,7 +97,7 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "")
         means = np.stack([t[f"mc_{c}"].to_numpy() for t in tables])
         variances = np.stack([t[f"mc_{c}_std"].to_numpy() ** 2 for t in tables])
         combined[c] = means.mean(0)
-        combined[f"{c}_std"] = np.sqrt(variances.mean(0) + means.var(0))
+        combined[f"{c}_std"] = np.sqrt(variances.mean(0))
         combined[f"eval_{c}"] = np.stack([t[f"eval_{c}"].to_numpy() for t in tables]).mean(0)
     combined = pd.DataFrame(combined)
     result = layer_summary(true, combined[[k for c in classes for k in (c, f"{c}_std")]], classes)
@@ -108,7 +111,7 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "")
 def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)) -> list[dict]:
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
     key = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
-    cached = out / "_tree" / f"{case}_{layer}_{abs(hash(key)) % 10**10}.json"
+    cached = out / "_tree" / f"{case}_{layer}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)

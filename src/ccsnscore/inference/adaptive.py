@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from ccsnscore.inference.decisions import decide, decide_hierarchy
-from ccsnscore.inference.mc_dropout import content_keys, mc_dropout_scores
+from ccsnscore.inference.mc_dropout import content_keys, member_moments, member_samples
 from ccsnscore.inference.model_set import ModelSet
 from ccsnscore.model.layers import mix64
 
@@ -28,12 +28,15 @@ MAX_PASSES = 100
 CONFIDENCE_Z = 3.0
 
 
-def settled(samples: Mapping[str, np.ndarray], z: float = CONFIDENCE_Z) -> np.ndarray:
-    """Which rows' decision is settled, from ``{class: (n_rows, n_passes)}`` probabilities."""
-    classes = list(samples)
-    n = next(iter(samples.values())).shape[1]
-    mean = np.stack([samples[c].mean(axis=1) for c in classes], axis=1)
-    std = np.stack([samples[c].std(axis=1) for c in classes], axis=1)
+def settled(samples: Mapping[str, np.ndarray | list[np.ndarray]], z: float = CONFIDENCE_Z) -> np.ndarray:
+    """Which rows' decision is settled, from ``{class: (n_rows, n_passes)}`` probabilities (or, for
+    a deep ensemble, a list of such arrays, one per member; :func:`member_moments`)."""
+    parts = {c: v if isinstance(v, list) else [v] for c, v in samples.items()}
+    classes = list(parts)
+    n = sum(p.shape[1] for p in parts[classes[0]])
+    moments = {c: member_moments(parts[c]) for c in classes}
+    mean = np.stack([moments[c][0] for c in classes], axis=1)
+    std = np.stack([moments[c][1] for c in classes], axis=1)
     order = np.argsort(-mean, axis=1, kind="stable")
     rows = np.arange(len(mean))
     top, second = order[:, 0], order[:, 1]
@@ -41,6 +44,17 @@ def settled(samples: Mapping[str, np.ndarray], z: float = CONFIDENCE_Z) -> np.nd
     t = (mean[rows, top] - mean[rows, second]) - (s1 + s2)
     se = np.sqrt((s1**2 + s2**2) / n + (s1 + s2) ** 2 / (2 * n))
     return np.abs(t) > z * np.maximum(se, 1e-12)
+
+
+def _grow(old: np.ndarray | None, new: np.ndarray, open_rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """``old`` ``(n_rows, k)`` with the block ``new`` ``(len(open_rows), j)`` appended (NaN for the
+    rows that had stopped)."""
+    k = 0 if old is None else old.shape[1]
+    grown = np.full((n_rows, k + new.shape[1]), np.nan, np.float32)
+    if old is not None:
+        grown[:, :k] = old
+    grown[open_rows, k:] = new
+    return grown
 
 
 def _block_keys(keys: torch.Tensor, block: int) -> torch.Tensor:
@@ -76,7 +90,7 @@ def adaptive_predict(
         if rows.size == 0:
             continue
         classes = layers[layer]
-        samples = {c: np.zeros((rows.size, 0), np.float32) for c in classes}
+        samples = {c: None for c in classes}  # per class: one (rows, passes) array per member
         open_rows = np.arange(rows.size)
         done = 0
         while open_rows.size and done < max_passes:
@@ -85,23 +99,16 @@ def adaptive_predict(
             block_keys = _block_keys(keys[rows[open_rows]], done // block)
             for k, c in enumerate(classes):
                 model = model_set.layers[layer][c]
-                _, _, drawn = mc_dropout_scores(
-                    model, subset, size, seed=seed + k, return_samples=True, row_keys=block_keys
-                )
-                grown = np.full((rows.size, samples[c].shape[1] + size), np.nan, np.float32)
-                grown[:, : samples[c].shape[1]] = samples[c]
-                grown[open_rows, samples[c].shape[1] :] = drawn
-                samples[c] = grown
+                drawn = member_samples(model, subset, size, seed=seed + k, row_keys=block_keys)
+                samples[c] = [
+                    _grow(old, new, open_rows, rows.size) for old, new in zip(samples[c] or [None] * len(drawn), drawn)
+                ]
             done += size
             passes[rows[open_rows]] = np.maximum(passes[rows[open_rows]], done)
-            current = {c: samples[c][open_rows][:, :done] for c in classes}
+            current = {c: [part[open_rows] for part in samples[c]] for c in classes}
             open_rows = open_rows[~settled(current, z)]
         for c in classes:
-            values = samples[c]
-            counts = np.isfinite(values).sum(axis=1)
-            mean = np.nansum(values, axis=1) / counts
-            std = np.sqrt(np.nansum((values - mean[:, None]) ** 2, axis=1) / counts)
-            columns[c][rows], columns[f"{c}_std"][rows] = mean, std
+            columns[c][rows], columns[f"{c}_std"][rows] = member_moments(samples[c])
         step = decide(pd.DataFrame({k: v[rows] for k, v in columns.items()}), classes)
         routes = hierarchy.routes.get(layer, {})
         at[rows] = [routes.get(d, "") for d in step["decision"]]

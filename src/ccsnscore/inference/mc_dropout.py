@@ -83,19 +83,13 @@ def mc_dropout_scores(
     """
     device = next(model.parameters()).device
     inputs = {name: batch[name].to(device) for name in model.channels}
-    members = getattr(model, "members", None)
-    if members is not None:  # a deep ensemble: pass k goes to member k mod len(members)
-        shares = [len(range(m, n_passes, len(members))) for m in range(len(members))]
-        keys = None if seed is None else (content_keys(inputs) if row_keys is None else torch.as_tensor(row_keys))
-        parts = [
-            mc_dropout_scores(member, inputs, share, chunk_rows, None if seed is None else seed + 7919 * m, True, keys)[
-                2
-            ]
-            for m, (member, share) in enumerate(zip(members, shares))
-            if share
-        ]
-        probabilities = torch.as_tensor(np.concatenate(parts, axis=1))
-        return _summarise(probabilities, return_samples)
+    if getattr(model, "members", None) is not None:  # a deep ensemble: passes shared out among members
+        parts = member_samples(model, inputs, n_passes, chunk_rows, seed, row_keys)
+        mc_mean, mc_std = member_moments(parts)
+        if return_samples:  # each member's passes moved onto the ensemble mean: their spread is the std
+            centred = [p - np.nanmean(p, axis=1, keepdims=True) + mc_mean[:, None] for p in parts if p.shape[1]]
+            return mc_mean, mc_std, np.concatenate(centred, axis=1).astype(np.float32)
+        return mc_mean, mc_std
     n = next(iter(inputs.values())).shape[0]
     probabilities = torch.empty((n, n_passes), dtype=torch.float32)
     if chunk_rows is None:
@@ -118,6 +112,52 @@ def mc_dropout_scores(
     finally:
         set_mc_streams(model, None)
     return _summarise(probabilities, return_samples)
+
+
+def member_samples(
+    model,
+    batch: Mapping[str, torch.Tensor],
+    n_passes: int,
+    chunk_rows: int | None = None,
+    seed: int | None = 0,
+    row_keys: torch.Tensor | None = None,
+) -> list[np.ndarray]:
+    """The probabilities of ``n_passes`` passes, one ``(n, k)`` array per member of a deep ensemble
+    (pass ``j`` goes to member ``j mod members``; each member has its own random streams), or one
+    array for a single network."""
+    members = getattr(model, "members", None)
+    if members is None:
+        return [mc_dropout_scores(model, batch, n_passes, chunk_rows, seed, True, row_keys)[2]]
+    inputs = {name: batch[name] for name in model.channels}
+    keys = None if seed is None else (content_keys(inputs) if row_keys is None else torch.as_tensor(row_keys))
+    n = next(iter(inputs.values())).shape[0]
+    parts = []
+    for m, member in enumerate(members):
+        share = len(range(m, n_passes, len(members)))
+        member_seed = None if seed is None else seed + 7919 * m
+        drawn = mc_dropout_scores(member, inputs, share, chunk_rows, member_seed, True, keys)[2] if share else None
+        parts.append(drawn if share else np.zeros((n, 0), np.float32))
+    return parts
+
+
+def member_moments(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread of a classifier's passes given per member (``(n, k_m)`` arrays; NaN where a
+    row has no pass). The mean is over all passes; the spread is the members' own Monte-Carlo
+    spread, ``sqrt`` of their pass-weighted mean variance: the scatter between members moves the
+    ensemble's mean, which is what ranks the spectra, and is left out of the spread that the
+    ambiguity rule compares (with it, a deep ensemble flags several times more spectra as ambiguous
+    than one of its members; experiments/ablations/README.md)."""
+    counts = [np.isfinite(p).sum(axis=1) for p in parts]
+    total = np.maximum(sum(counts), 1)
+    sums = [np.nansum(p, axis=1) for p in parts]
+    mean = sum(sums) / total
+    variance = np.zeros_like(mean)
+    for p, c, s in zip(parts, counts, sums):
+        if p.shape[1] == 0:
+            continue
+        mu = s / np.maximum(c, 1)
+        variance = variance + np.nansum((p - mu[:, None]) ** 2, axis=1)
+    return mean.astype(float), np.sqrt(variance / total).astype(float)
 
 
 def _summarise(probabilities: torch.Tensor, return_samples: bool):

@@ -98,8 +98,8 @@ class BinaryClassifier(nn.Module):
 class EnsembleClassifier(nn.Module):
     """A deep ensemble: ``members`` binary classifiers of one architecture trained with different
     seeds. Its probability is the members' mean; with Monte-Carlo dropout the passes are shared out
-    among the members (:func:`ccsnscore.inference.mc_dropout.mc_dropout_scores`), so the spread
-    holds both the dropout and the between-member scatter at the cost of a single network.
+    among the members at the cost of a single network, and the spread is the members' own
+    Monte-Carlo spread (:func:`ccsnscore.inference.mc_dropout.member_moments`).
     """
 
     def __init__(self, members: int = 3, **config):
