@@ -233,6 +233,30 @@ def test_checkpoint_round_trip(tmp_path):
         load_classifier("layer9/S/Nothing")
 
 
+def test_an_exported_classifier_names_no_path_of_its_training_machine(tmp_path):
+    from ccsnscore.model.checkpoints import export_classifier
+
+    run = tmp_path / "run"
+    checkpoint = run / "checkpoints" / "layer1" / "S" / "Hrich" / "round_1" / "epoch_012.ckpt"
+    path = save_classifier(
+        run / "classifiers" / "layer1" / "S" / "Hrich.pt",
+        BinaryClassifier("S", spectrum={"lstm_units": [4, 4]}),
+        layer="layer1",
+        positive="Hrich",
+        label_map={"Hrich": ["II"], "Hpoor": ["Ic"]},
+        preprocessing={"spectrum": {"n_wave": 64}},
+        training={"rounds": [{"best_model_path": str(checkpoint.resolve())}], "note": "/elsewhere/kept"},
+    )
+    target = export_classifier(path, tmp_path / "ship" / "layer1" / "S" / "Hrich.pt", run)
+    meta = classifier_metadata(target)
+    assert meta["training"]["rounds"][0]["best_model_path"] == "checkpoints/layer1/S/Hrich/round_1/epoch_012.ckpt"
+    assert meta["training"]["note"] == "/elsewhere/kept"  # only paths inside the run are rewritten
+    assert str(tmp_path) not in target.with_suffix(".json").read_text()
+    assert meta["weights_sha256"] == classifier_metadata(path)["weights_sha256"]
+    batch = random_batch("S")
+    assert torch.equal(load_classifier(target).predict_proba(batch), load_classifier(path).predict_proba(batch))
+
+
 def test_cnn_spectrum_encoder_is_chosen_by_architecture_and_round_trips(tmp_path):
     torch.manual_seed(0)
     model = BinaryClassifier(

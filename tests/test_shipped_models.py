@@ -13,7 +13,8 @@ from tests.conftest import REPO
 
 NAMES = [f"layer1/{case}/{cls}" for case in ("S", "SL", "SD", "SLD") for cls in ("Hrich", "Hpoor")] + [
     "layer0/S/Ia",
-    "layer0/S/nonIa",
+    "layer0/S/CC",
+    "layer0/S/other",
     "layer2a/S/II",
     "layer2a/S/IIb-H",
     "layer2a/S/IIn",
@@ -21,6 +22,7 @@ NAMES = [f"layer1/{case}/{cls}" for case in ("S", "SL", "SD", "SLD") for cls in 
     "layer2b/S/Ic",
     "layer2b/S/Ic-BL",
 ]
+OBSERVED_FRAME = ["layer0/S/Ia", "layer0/S/CC", "layer0/S/other", "layer1/S/Hrich", "layer1/S/Hpoor"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -34,6 +36,18 @@ def test_shipped_model_loads_by_name_with_its_card(name):
     split = REPO / "experiments" / "splits" / "ccsn-public-test.csv"
     assert model.metadata["test_split"]["sha256"] == hashlib.sha256(split.read_bytes()).hexdigest()
     assert model.metadata["metrics"]["val/auroc"] > 0
+
+
+@pytest.mark.parametrize("name", OBSERVED_FRAME)
+def test_shipped_observed_frame_models_are_observed_frame(name):
+    """The models used for spectra without a redshift read observed-frame spectra."""
+    path = shipped_models_dir() / "observed-frame" / f"{name}.pt"
+    metadata = classifier_metadata(path)
+    assert metadata["preprocessing"]["spectrum"]["rest_frame"] is False
+    assert path.with_suffix(".md").is_file()
+    rest = classifier_metadata(name)
+    assert rest["preprocessing"]["spectrum"]["rest_frame"] is True
+    assert metadata["test_split"]["sha256"] == rest["test_split"]["sha256"]
 
 
 @pytest.mark.realdata

@@ -12,13 +12,12 @@ metrics recorded in the file, and the test metrics of an evaluation report
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from ccsnscore.evaluation.report import METRIC_COLUMNS
-from ccsnscore.model.checkpoints import classifier_metadata, shipped_models_dir
+from ccsnscore.model.checkpoints import classifier_metadata, export_classifier, shipped_models_dir
 
 
 def _test_metrics(report_dirs, layer: str, case: str, positive: str) -> tuple[dict, dict]:
@@ -164,11 +163,7 @@ def ship(run_dirs, dest: Path, report_dirs=None) -> list[Path]:
     for run in run_dirs:
         root = Path(run) / "classifiers" if (Path(run) / "classifiers").is_dir() else Path(run)
         for path in sorted(root.glob("*/*/*.pt")):
-            target = dest / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-            if path.with_suffix(".json").is_file():
-                shutil.copy2(path.with_suffix(".json"), target.with_suffix(".json"))
+            target = export_classifier(path, dest / path.relative_to(root), run)
             target.with_suffix(".md").write_text(model_card(target, report_dirs))
             shipped.append(target)
     return shipped

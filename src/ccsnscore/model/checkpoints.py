@@ -170,6 +170,33 @@ def save_classifier(
     return path
 
 
+def _without_root(value: Any, root: str) -> Any:
+    """``value`` with every string path under ``root`` made relative to it."""
+    if isinstance(value, dict):
+        return {k: _without_root(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_root(v, root) for v in value]
+    if isinstance(value, str) and value.startswith(root):
+        return value[len(root) :].lstrip("/")
+    return value
+
+
+def export_classifier(source: str | os.PathLike, target: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
+    """Copy a verified classifier file to ``target`` (and its ``.json``) for distribution: paths
+    inside ``run_dir`` that its record holds (checkpoints of the training rounds) become relative,
+    so a shipped file names nothing of the machine it was trained on. Weights unchanged."""
+    payload = _read(Path(source))
+    root = str(Path(run_dir).resolve())
+    metadata = _without_root({k: v for k, v in payload.items() if k != "state_dict"}, root)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    torch.save({**metadata, "state_dict": payload["state_dict"]}, tmp)
+    os.replace(tmp, target)
+    target.with_suffix(".json").write_text(json.dumps(metadata, indent=1))
+    return target
+
+
 def resolve_classifier(path_or_name: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> Path:
     """The file of a classifier given as a path, or as a name ``<layer>/<case>/<positive>`` looked up
     in ``model_dir`` (if given) and then in the models shipped with the package."""

@@ -16,6 +16,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -261,7 +262,10 @@ def train_classifier(
         training = {
             "seed": int(cfg.seed),
             "max_rounds": int(cfg.max_rounds),
-            "rounds": history,
+            "rounds": [  # checkpoints named relative to the run directory
+                {**h, "best_model_path": os.path.relpath(h["best_model_path"], run_dir) if h["best_model_path"] else ""}
+                for h in history
+            ],
             "best_round": best_round,
             "batch_size": int(cfg.data.batch_size),
             "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
