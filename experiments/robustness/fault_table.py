@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 SECRET = "root:x:0:0:secret-content"
+CASES = {"S", "SL", "SD", "SLD"}
 
 
 def _spectrum(path: Path, sign: float = 1.0) -> None:
@@ -77,7 +78,6 @@ OPTIONS = {
     "--n-passes 0": ["--n-passes", "0"],
     "--n-passes -3": ["--n-passes", "-3"],
     "--device cuda without a GPU": ["--device", "cuda"],
-    "models for another case": ["--case", "SD"],
 }
 
 
@@ -154,6 +154,10 @@ def main(argv=None) -> int:
             code, err, table = classify(tmp, [good], [e.format(tmp=tmp) for e in extra], args.models, env)
             results[name] = verdict(code, err, table, None)
         models = tmp / "models"
+        shutil.copytree(args.models, models, ignore=lambda folder, names: [n for n in names if n in CASES - {"S"}])
+        code, err, table = classify(tmp, [good], ["--case", "SD"], str(models), env)
+        results["models for another case (only S, --case SD)"] = verdict(code, err, table, None)
+        shutil.rmtree(models)
         shutil.copytree(args.models, models)
         files = sorted(models.glob("layer1/S/*.pt"))
         files[0].rename(tmp / "swap.pt")

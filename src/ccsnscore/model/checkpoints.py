@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from importlib import resources
@@ -220,7 +221,9 @@ def resolve_classifier(path_or_name: str | os.PathLike, model_dir: str | os.Path
 def _read(path: Path, map_location="cpu") -> dict:
     """The verified payload of a classifier file; :class:`ClassifierFileError` otherwise."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a foreign pickle protocol: the error below says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except (
         pickle.UnpicklingError,
         zipfile.BadZipFile,
