@@ -66,3 +66,26 @@ def test_shipped_hierarchy_classifies_real_sedm_spectra(public_data_root):
         assert out.loc[~reached, list(classes)].isna().all().all()  # branches not taken are blank
     assert out["path"].str.startswith("layer0:").all() and (out["layer0_decision"] != "").all()
     assert set(classifier_metadata("layer1/S/Hrich")["channels"]) == {"spectrum"}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("case", ["S", "SL"])
+def test_spectra_without_redshift_go_to_the_observed_frame_models(public_data_root, tmp_path, case):
+    """A spectrum with SEDM's z=99 placeholder is classified by the shipped observed-frame models
+    (case S for every input case, said in the warnings); one with z by the rest-frame ones."""
+    from ccsnscore.cli import main
+
+    spectrum = "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz"
+    table = tmp_path / "in.csv"
+    pd.DataFrame({"specfilename": [spectrum, spectrum], "z": [99.0, 0.03], "lcfilename": ["", ""]}).to_csv(
+        table, index=False
+    )
+    out = tmp_path / "out.csv"
+    argv = ["classify", "--metadata", str(table), "--root", str(public_data_root), "--case", case]
+    assert main([*argv, "--n-passes", "10", "-o", str(out), "-q"]) == 0
+    result = pd.read_csv(out, comment="#", keep_default_na=False)
+    assert list(result["model"]) == ["observed-frame S", f"rest-frame {case}"]
+    assert (result["error"] == "").all()
+    assert "no usable redshift: observed-frame models" in result.at[0, "warnings"]
+    assert ("light curves not used" in result.at[0, "warnings"]) == (case != "S")
+    assert result.at[0, "path"].startswith("layer0:")

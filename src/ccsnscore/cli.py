@@ -117,7 +117,10 @@ def _load_models(args, device: str):
     if not args.no_observed_frame:
         observed_root = args.observed_models or (shipped_models_dir() / "observed-frame" if roots is None else None)
         if observed_root is not None and Path(observed_root).is_dir():
-            observed = load_model_set(observed_root, args.case, map_location=device, gate_case="S")
+            has_case = any(Path(observed_root).glob(f"*/{args.case}/*.pt"))
+            # observed-frame models ship for case S: spectra without z then go without light curves
+            case = args.case if has_case else "S"
+            observed = load_model_set(observed_root, case, map_location=device, gate_case="S")
             observed.check_complete()
     return model_set, observed
 

@@ -263,7 +263,10 @@ def classify_table(
         without_z = read[~with_z]
         if observed is not None:
             _classify_group(without_z, observed, root, options, spectra, "observed-frame", out)
-            _append(out, "warnings", pd.Series("no usable redshift: observed-frame models", index=without_z["row"]))
+            note = "no usable redshift: observed-frame models"
+            if observed.input_case != model_set.input_case:
+                note += f" of case {observed.input_case} (light curves not used)"
+            _append(out, "warnings", pd.Series(note, index=without_z["row"]))
         else:
             for row in without_z["row"]:
                 out.at[row, "error"] = (
