@@ -15,9 +15,9 @@ import pickle
 import shutil
 import signal
 import subprocess
-import warnings
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
