@@ -17,9 +17,9 @@ import tempfile
 
 PHASE = r"""
 import json, resource, sys, time
-from omegaconf import OmegaConf
 from ccsnscore.data.cache import load_or_prepare
-pp = OmegaConf.load(sys.argv[3])
+from ccsnscore.data.config import PreprocessingConfig
+pp = PreprocessingConfig()  # the default preprocessing (conf: preprocessing/default)
 start = time.perf_counter()
 ds, manifest = load_or_prepare(sys.argv[1], sys.argv[2], pp)
 wall = time.perf_counter() - start
@@ -32,9 +32,9 @@ print(json.dumps({"wall_s": wall, "samples": len(ds.samples), "peak_rss_mb": sel
 """
 
 
-def run_phase(data_root: str, cache_dir: str, pp_file: str) -> dict:
+def run_phase(data_root: str, cache_dir: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", PHASE, data_root, cache_dir, pp_file], check=True, capture_output=True, text=True
+        [sys.executable, "-c", PHASE, data_root, cache_dir], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -48,10 +48,9 @@ def main() -> dict:
     )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    pp_file = os.path.join(repo, "conf", "preprocessing", "default.yaml")
     with tempfile.TemporaryDirectory() as cache_dir:
-        cold = run_phase(args.data_root, cache_dir, pp_file)
-        warm = run_phase(args.data_root, cache_dir, pp_file)
+        cold = run_phase(args.data_root, cache_dir)
+        warm = run_phase(args.data_root, cache_dir)
     result = {
         "benchmark": "data",
         "cpus": os.cpu_count(),

@@ -114,8 +114,10 @@ def main() -> dict:
     import torch
 
     from ccsnscore.runtime import configure_malloc
+    from ccsnscore.training.loop import quiet_lightning
 
     warnings.filterwarnings("ignore")
+    quiet_lightning()
     malloc_set = configure_malloc()
     torch.set_num_threads(args.threads)
     rows = [
