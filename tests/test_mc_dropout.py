@@ -118,6 +118,37 @@ def test_adaptive_passes_agree_with_fixed_passes(tmp_path):
     )
 
 
+def test_passes_drawn_in_blocks_are_those_of_one_call(tmp_path):
+    """Blocks of passes (``first_pass``) continue the same per-spectrum streams, for one network and
+    for an ensemble, so an adaptive run that goes to the end gives exactly the fixed-pass numbers."""
+    from ccsnscore.inference.adaptive import adaptive_predict
+    from ccsnscore.inference.mc_dropout import member_moments, member_samples
+    from ccsnscore.inference.model_set import load_model_set
+    from ccsnscore.inference.pipeline import predict
+    from ccsnscore.model.network import EnsembleClassifier
+    from ccsnscore.testing.toy_models import write_untrained_models
+
+    torch.manual_seed(0)
+    networks = [BinaryClassifier("S", spectrum={"lstm_units": [4, 4]}) for _ in range(4)]
+    ensemble = EnsembleClassifier.from_members(networks[1:])
+    batch = {"spectrum": torch.rand(5, 32, 1)}
+    for model in (networks[0].eval(), ensemble.eval()):
+        whole = member_samples(model, batch, 40, seed=2)
+        blocks = [member_samples(model, batch, 20, seed=2, first_pass=f) for f in (0, 20)]
+        joined = [np.concatenate(parts, axis=1) for parts in zip(*blocks)]
+        assert all(np.array_equal(w, j) for w, j in zip(whole, joined))
+        assert np.allclose(member_moments(whole), mc_dropout_scores(model, batch, 40, seed=2))
+    model_set = load_model_set(write_untrained_models(tmp_path, seed=3), "S")
+    spectra = {"spectrum": torch.rand(6, 64, 1)}
+    fixed = predict(model_set, spectra, 100, seed=0)
+    never_settled = adaptive_predict(model_set, spectra, seed=0, z=1e9)
+    reached = never_settled["passes"] == 100
+    assert reached.all()
+    for c in model_set.layers["layer0"]:
+        np.testing.assert_allclose(never_settled[c], fixed[c], rtol=1e-6)
+        np.testing.assert_allclose(never_settled[f"{c}_std"], fixed[f"{c}_std"], rtol=1e-5)
+
+
 def test_mc_dropout_in_the_head_only():
     from ccsnscore.model.layers import set_mc_dropout
 

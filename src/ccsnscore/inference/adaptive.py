@@ -6,8 +6,10 @@ spectrum; the paper's rule decides the top class when ``t = (m_top - m_second) -
 is positive, ``ambiguous`` otherwise. Each mean has a standard error ``s / sqrt(n)`` and each spread
 about ``s / sqrt(2 n)``, so ``t`` has a standard error ``se_t = sqrt((s_top^2 + s_second^2) / n +
 (s_top + s_second)^2 / (2 n))``. The spectrum stops when ``|t| > z * se_t`` (``z = 3`` by default:
-a decision that 100 passes would reverse is then a three-sigma event), or at ``max_passes``. Blocks
-continue a spectrum's own random streams, so the result does not depend on the rest of the batch.
+a decision that 100 passes would reverse is then a three-sigma event), or at ``max_passes``. The
+passes are the first ones of a fixed-pass run with the same seed (the same per-spectrum random
+streams, drawn in blocks), so a spectrum that runs to ``max_passes`` gets exactly the fixed-pass
+numbers, and nothing depends on the rest of the batch.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ import pandas as pd
 import torch
 
 from ccsnscore.inference.decisions import decide, decide_hierarchy
-from ccsnscore.inference.mc_dropout import content_keys, member_moments, member_samples
+from ccsnscore.inference.mc_dropout import member_moments, member_samples
 from ccsnscore.inference.model_set import ModelSet
-from ccsnscore.model.layers import mix64
 
 BLOCK_PASSES = 20
 MAX_PASSES = 100
@@ -57,10 +58,6 @@ def _grow(old: np.ndarray | None, new: np.ndarray, open_rows: np.ndarray, n_rows
     return grown
 
 
-def _block_keys(keys: torch.Tensor, block: int) -> torch.Tensor:
-    return mix64(keys ^ mix64(torch.full_like(keys, block + 1)))
-
-
 def adaptive_predict(
     model_set: ModelSet,
     channels: Mapping[str, torch.Tensor],
@@ -76,7 +73,6 @@ def adaptive_predict(
     does not reach are not run (their columns are NaN). Adds ``passes``: the most passes a
     classifier used for the row."""
     n = next(iter(channels.values())).shape[0]
-    keys = content_keys({k: v for k, v in channels.items() if k == "spectrum"})
     columns: dict[str, np.ndarray] = {}
     for positive in model_set.classifiers:
         columns[positive], columns[f"{positive}_std"] = np.full(n, np.nan), np.full(n, np.nan)
@@ -96,10 +92,9 @@ def adaptive_predict(
         while open_rows.size and done < max_passes:
             size = min(block, max_passes - done)
             subset = {k: v[rows[open_rows]] for k, v in channels.items()}
-            block_keys = _block_keys(keys[rows[open_rows]], done // block)
             for k, c in enumerate(classes):
                 model = model_set.layers[layer][c]
-                drawn = member_samples(model, subset, size, seed=seed + k, row_keys=block_keys)
+                drawn = member_samples(model, subset, size, seed=seed + k, first_pass=done)
                 samples[c] = [
                     _grow(old, new, open_rows, rows.size) for old, new in zip(samples[c] or [None] * len(drawn), drawn)
                 ]

@@ -69,6 +69,7 @@ def mc_dropout_scores(
     seed: int | None = 0,
     return_samples: bool = False,
     row_keys: torch.Tensor | None = None,
+    first_pass: int = 0,
 ):
     """Scores of ``n_passes`` stochastic passes for every sample of ``batch``.
 
@@ -79,12 +80,13 @@ def mc_dropout_scores(
     With a ``seed``, the dropout masks of a row come from a random stream fixed by ``seed`` and the
     row's key (``row_keys`` ``(n,)`` int64; default :func:`content_keys`), so a spectrum gets the
     same numbers alone, in any batch and with any chunk size. ``seed=None`` draws from torch's
-    global generator instead.
+    global generator instead. ``first_pass``: the passes are ``first_pass .. first_pass + n_passes -
+    1`` of those streams, so passes drawn in blocks are those of one call with all of them.
     """
     device = next(model.parameters()).device
     inputs = {name: batch[name].to(device) for name in model.channels}
     if getattr(model, "members", None) is not None:  # a deep ensemble: passes shared out among members
-        parts = member_samples(model, inputs, n_passes, chunk_rows, seed, row_keys)
+        parts = member_samples(model, inputs, n_passes, chunk_rows, seed, row_keys, first_pass)
         mc_mean, mc_std = member_moments(parts)
         if return_samples:  # each member's passes moved onto the ensemble mean: their spread is the std
             centred = [p - np.nanmean(p, axis=1, keepdims=True) + mc_mean[:, None] for p in parts if p.shape[1]]
@@ -106,7 +108,7 @@ def mc_dropout_scores(
                 encoded = model.encode_deterministic({k: v[start:stop] for k, v in inputs.items()})
                 repeated = {k: v.repeat_interleave(n_passes, dim=0) for k, v in encoded.items()}
                 if keys is not None:
-                    set_mc_streams(model, stream_keys(keys[start:stop], n_passes))
+                    set_mc_streams(model, stream_keys(keys[start:stop], n_passes, first_pass))
                 logits = model.forward_stochastic(repeated).view(stop - start, n_passes)
                 probabilities[start:stop] = torch.sigmoid(logits).float().cpu()
     finally:
@@ -121,22 +123,27 @@ def member_samples(
     chunk_rows: int | None = None,
     seed: int | None = 0,
     row_keys: torch.Tensor | None = None,
+    first_pass: int = 0,
 ) -> list[np.ndarray]:
-    """The probabilities of ``n_passes`` passes, one ``(n, k)`` array per member of a deep ensemble
-    (pass ``j`` goes to member ``j mod members``; each member has its own random streams), or one
-    array for a single network."""
+    """The probabilities of passes ``first_pass .. first_pass + n_passes - 1``, one ``(n, k)`` array
+    per member of a deep ensemble (pass ``j`` goes to member ``j mod members`` as its pass ``j //
+    members``; each member has its own random streams), or one array for a single network."""
     members = getattr(model, "members", None)
     if members is None:
-        return [mc_dropout_scores(model, batch, n_passes, chunk_rows, seed, True, row_keys)[2]]
+        return [mc_dropout_scores(model, batch, n_passes, chunk_rows, seed, True, row_keys, first_pass)[2]]
     inputs = {name: batch[name] for name in model.channels}
     keys = None if seed is None else (content_keys(inputs) if row_keys is None else torch.as_tensor(row_keys))
     n = next(iter(inputs.values())).shape[0]
     parts = []
     for m, member in enumerate(members):
-        share = len(range(m, n_passes, len(members)))
+        passes = range(first_pass + (m - first_pass) % len(members), first_pass + n_passes, len(members))
         member_seed = None if seed is None else seed + 7919 * m
-        drawn = mc_dropout_scores(member, inputs, share, chunk_rows, member_seed, True, keys)[2] if share else None
-        parts.append(drawn if share else np.zeros((n, 0), np.float32))
+        if len(passes):
+            local_first = passes[0] // len(members)
+            drawn = mc_dropout_scores(member, inputs, len(passes), chunk_rows, member_seed, True, keys, local_first)
+            parts.append(drawn[2])
+        else:
+            parts.append(np.zeros((n, 0), np.float32))
     return parts
 
 

@@ -31,9 +31,10 @@ def mix64(z: torch.Tensor) -> torch.Tensor:
     return z ^ _shift_right(z, 31)
 
 
-def stream_keys(keys: torch.Tensor, n: int) -> torch.Tensor:
-    """``(len(keys) * n,)`` keys of ``n`` sub-streams of each key (row-major: key 0's first)."""
-    index = torch.arange(n, device=keys.device, dtype=torch.int64)
+def stream_keys(keys: torch.Tensor, n: int, first: int = 0) -> torch.Tensor:
+    """``(len(keys) * n,)`` keys of sub-streams ``first .. first + n - 1`` of each key (row-major:
+    key 0's first)."""
+    index = torch.arange(first, first + n, device=keys.device, dtype=torch.int64)
     return mix64(keys.repeat_interleave(n) * _GOLDEN + index.repeat(len(keys)) + 1)
 
 
