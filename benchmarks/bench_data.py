@@ -21,7 +21,7 @@ from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.config import PreprocessingConfig
 pp = PreprocessingConfig()  # the default preprocessing (conf: preprocessing/default)
 start = time.perf_counter()
-ds, manifest = load_or_prepare(sys.argv[1], sys.argv[2], pp)
+ds, manifest = load_or_prepare(sys.argv[1], sys.argv[2], pp, n_jobs=2)  # as `prepare` by default
 wall = time.perf_counter() - start
 from joblib.externals.loky import get_reusable_executor
 get_reusable_executor().shutdown(wait=True)  # reap the GP workers so that their peak memory counts
