@@ -324,7 +324,7 @@ def test_a_spectrum_gets_the_same_scores_alone_or_in_any_batch(models, night):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_keeps_every_finished_row(models, night, tmp_path):
-    rows = pd.DataFrame({"specfilename": [f"good{k % 3}.ascii" for k in range(400)], "z": 0.03})
+    rows = pd.DataFrame({"specfilename": [f"good{k % 3}.ascii" for k in range(4000)], "z": 0.03})
     rows.to_csv(tmp_path / "many.csv", index=False)
     out = tmp_path / "scores.csv"
     command = [
