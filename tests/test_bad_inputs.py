@@ -346,12 +346,19 @@ def test_ctrl_c_keeps_every_finished_row(models, night, tmp_path):
         str(out),
         "-q",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not out.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    # SIGINT as at a terminal, even when the tests run in a background job (which ignores it)
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore_sigint
+    )
+    try:
+        deadline = time.time() + 120
+        while not out.exists() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
     assert process.returncode == 130, err
     written = pd.read_csv(out, comment="#")
     assert 0 < len(written) < len(rows) and f"{len(written)} of {len(rows)} spectra written" in err
