@@ -137,7 +137,7 @@ def decide_hierarchy(scores: pd.DataFrame, layers: Mapping[str, Sequence[str]], 
     NaN where the row did not reach it); the final ``decision`` (the deepest decided class, e.g.
     ``Hrich`` when layer 2a was ambiguous, or ``"ambiguous"`` when the first step was), its ``score``
     and ``score_std`` (NaN when ambiguous), and ``path`` such as
-    ``"layer0:nonIa>layer1:Hrich>layer2a:IIn"``.
+    ``"layer0:CC>layer1:Hrich>layer2a:IIn"``.
     """
     n = len(scores)
     out = pd.DataFrame(index=scores.index)
