@@ -89,3 +89,13 @@ def test_spectra_without_redshift_go_to_the_observed_frame_models(public_data_ro
     assert "no usable redshift: observed-frame models" in result.at[0, "warnings"]
     assert ("light curves not used" in result.at[0, "warnings"]) == (case != "S")
     assert result.at[0, "path"].startswith("layer0:")
+
+
+@pytest.mark.realdata
+def test_classify_spectra_sends_spectra_without_redshift_to_the_observed_frame_models(public_data_root):
+    from ccsnscore import classify_spectra
+
+    spectrum = public_data_root / "spectra/sedm/ZTF18abceakp_20180630_P60_v1.ascii.gz"
+    result = classify_spectra([spectrum, spectrum], z=[None, 0.03], n_passes=10)
+    assert list(result["model"]) == ["observed-frame S", "rest-frame S"]
+    assert (result["error"] == "").all()

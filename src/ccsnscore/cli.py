@@ -107,21 +107,16 @@ def _input_table(args):
 
 
 def _load_models(args, device: str):
-    from ccsnscore.inference.model_set import load_model_set
-    from ccsnscore.model.checkpoints import shipped_models_dir
+    from ccsnscore.inference.model_set import load_model_set, load_observed_model_set
 
     roots = args.models or None
     model_set = load_model_set(roots, args.case, map_location=device, gate_case="S")
     model_set.check_complete()
     observed = None
-    if not args.no_observed_frame:
-        observed_root = args.observed_models or (shipped_models_dir() / "observed-frame" if roots is None else None)
-        if observed_root is not None and Path(observed_root).is_dir():
-            has_case = any(Path(observed_root).glob(f"*/{args.case}/*.pt"))
-            # observed-frame models ship for case S: spectra without z then go without light curves
-            case = args.case if has_case else "S"
-            observed = load_model_set(observed_root, case, map_location=device, gate_case="S")
-            observed.check_complete()
+    if not args.no_observed_frame and (args.observed_models or roots is None):
+        observed = load_observed_model_set(args.observed_models, args.case, map_location=device)
+        if args.observed_models and observed is None:
+            raise UserError(f"--observed-models {args.observed_models}: no such folder")
     return model_set, observed
 
 

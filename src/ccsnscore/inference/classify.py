@@ -326,9 +326,10 @@ def classify_spectra(
     :func:`ccsnscore.data.formats.spectrum_from_object`), one output row each.
 
     ``z``: one redshift for all, or one per spectrum (None or NaN: unknown). ``model_set``: the
-    shipped case-S classifiers by default. Other keywords go to :func:`classify_table`.
+    shipped case-S classifiers by default, with the shipped observed-frame ones for spectra without
+    a redshift (as ``ccsnscore classify``). Other keywords go to :func:`classify_table`.
     """
-    from ccsnscore.inference.model_set import load_model_set
+    from ccsnscore.inference.model_set import load_model_set, load_observed_model_set
 
     spectra = list(spectra)
     n = len(spectra)
@@ -340,7 +341,10 @@ def classify_spectra(
         str(s) if isinstance(s, (str, os.PathLike)) else f"<{type(s).__name__} {k}>" for k, s in enumerate(spectra)
     ]
     table = pd.DataFrame({"specfilename": labels, "z": [np.nan if v is None else v for v in redshifts], "name": names})
-    return classify_table(table, model_set if model_set is not None else load_model_set(), objects=spectra, **options)
+    if model_set is None:
+        model_set = load_model_set()
+        options.setdefault("observed", load_observed_model_set())
+    return classify_table(table, model_set, objects=spectra, **options)
 
 
 def output_metadata(model_sets: Iterable[ModelSet], n_passes: int, seed, extra: dict | None = None) -> dict:

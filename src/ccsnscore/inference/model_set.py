@@ -158,3 +158,19 @@ def load_model_set(
             found.layers = {gate: borrowed.layers[gate], **found.layers}
             found.gate_case = gate_case
     return found
+
+
+def load_observed_model_set(
+    root=None, input_case: str = "S", map_location: str | torch.device = "cpu"
+) -> ModelSet | None:
+    """The observed-frame models for spectra without a usable redshift: ``root`` (default: the
+    shipped ``observed-frame`` folder), for ``input_case`` when it has classifiers of that case,
+    else its case-S classifiers (those spectra then go without their light curves). None when the
+    folder does not exist. Checked complete."""
+    root = Path(root) if root is not None else shipped_models_dir() / "observed-frame"
+    if not root.is_dir():
+        return None
+    case = input_case if any(root.glob(f"*/{input_case}/*{SUFFIX}")) else "S"
+    observed = load_model_set(root, case, map_location=map_location, gate_case="S")
+    observed.check_complete()
+    return observed
