@@ -160,10 +160,14 @@ def save_classifier(
         "versions": {"ccsnscore": str(ccsnscore.__version__), "torch": str(torch.__version__)},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    path = Path(path)
+    return _write(Path(path), metadata, state_dict)
+
+
+def _write(path: Path, metadata: dict, state_dict: Mapping[str, torch.Tensor]) -> Path:
+    """Write a classifier file and its ``.json`` description, each atomically; returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({**metadata, "state_dict": state_dict}, tmp)
+    torch.save({**metadata, "state_dict": dict(state_dict)}, tmp)
     os.replace(tmp, path)
     json_tmp = path.with_name(path.stem + ".json.tmp")
     json_tmp.write_text(json.dumps(metadata, indent=1))
@@ -189,13 +193,7 @@ def export_classifier(source: str | os.PathLike, target: str | os.PathLike, run_
     payload = _read(Path(source))
     root = str(Path(run_dir).resolve())
     metadata = _without_root({k: v for k, v in payload.items() if k != "state_dict"}, root)
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    torch.save({**metadata, "state_dict": payload["state_dict"]}, tmp)
-    os.replace(tmp, target)
-    target.with_suffix(".json").write_text(json.dumps(metadata, indent=1))
-    return target
+    return _write(Path(target), metadata, payload["state_dict"])
 
 
 def resolve_classifier(path_or_name: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> Path:
