@@ -8,8 +8,10 @@ For every run ``<out>/<experiment>/<variant>/seed<k>`` with all its classifiers:
 rule; figures written to ``test_metrics.json`` in the run folder (computed once). Per variant the
 seeds are also combined into a deep ensemble (mean of the seeds' MC means; spread: the seeds' own
 MC spread, as the package's ensembles). The tree baseline (:mod:`ccsnscore.evaluation.baseline`,
-three seeds) is trained on the same non-test rows of each preprocessing. Writes ``<table>.csv``
-(one row per run) and ``<table>.md``.
+three seeds) is trained on the same non-test rows of each preprocessing. With ``--blend W``
+each run and the ensemble are also scored blended with a tree of the baseline (``+tree`` rows;
+:class:`ccsnscore.model.network.BlendedClassifier`, trees weighing W). Writes ``<table>.csv`` (one
+row per run) and ``<table>.md``.
 """
 
 from __future__ import annotations
@@ -108,12 +110,15 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "")
     return result
 
 
-def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)) -> list[dict]:
+def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)):
+    """Test-split figures of the tree baseline, one per seed, and its test scores (``<class>@<seed>``
+    columns, indexed by spectrum file); computed once per preprocessing."""
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
     key = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
     cached = out / "_tree" / f"{case}_{layer}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
+    scores_file = cached.with_suffix(".scores.csv")
+    if cached.is_file() and scores_file.is_file():
+        return json.loads(cached.read_text()), pd.read_csv(scores_file, index_col=0)
     table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
     in_layer = (table[f"true_{layer}"] != "").to_numpy()
     test = table["is_test"].to_numpy() & in_layer
@@ -122,14 +127,36 @@ def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out
     classes = list(model_set.layers[layer])
     true_train = table.loc[train, f"true_{layer}"].to_numpy()
     true_test = table.loc[test, f"true_{layer}"].to_numpy()
-    results = []
+    results, columns = [], {}
     for seed in seeds:
         probs = tree_scores(features[train], {c: true_train == c for c in classes}, features[test], seed)
         scores = pd.DataFrame({k: v for c in classes for k, v in ((c, probs[c]), (f"{c}_std", np.zeros(test.sum())))})
         results.append({"seed": seed, **layer_summary(true_test, scores, classes)})
+        columns.update({f"{c}@{seed}": probs[c] for c in classes})
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(results, indent=1))
-    return results
+    tree_table = pd.DataFrame(columns, index=table.loc[test, "specfilename"].to_numpy())
+    tree_table.to_csv(scores_file)
+    return results, tree_table
+
+
+def blend_metrics(run_dirs: list[Path], trees: pd.DataFrame, tree_seed: int, classes, weight: float, suffix="") -> dict:
+    """Figures of the runs' network (a deep ensemble when several, as :func:`ensemble_metrics`)
+    blended with one seed of the tree baseline, as :class:`ccsnscore.model.network.BlendedClassifier`
+    scores: ``(1 - weight) * network + weight * trees``; spread ``(1 - weight)`` times the network's."""
+    tables = [pd.read_csv(d / f"test_scores{suffix}.csv") for d in run_dirs]
+    true = tables[0]["true"].to_numpy()
+    tree = trees.loc[tables[0]["specfilename"]]
+    mc, eval_scores = {}, {}
+    for c in classes:
+        t = tree[f"{c}@{tree_seed}"].to_numpy()
+        mc[c] = (1 - weight) * np.mean([x[f"mc_{c}"].to_numpy() for x in tables], 0) + weight * t
+        mc[f"{c}_std"] = (1 - weight) * np.sqrt(np.mean([x[f"mc_{c}_std"].to_numpy() ** 2 for x in tables], 0))
+        eval_scores[c] = (1 - weight) * np.mean([x[f"eval_{c}"].to_numpy() for x in tables], 0) + weight * t
+        eval_scores[f"{c}_std"] = 0.0
+    result = layer_summary(true, pd.DataFrame(mc), classes)
+    result.update({f"eval_{k}": v for k, v in layer_summary(true, pd.DataFrame(eval_scores), classes).items()})
+    return result
 
 
 def fmt(values) -> str:
@@ -150,6 +177,13 @@ def main(argv=None) -> int:
         default=None,
         choices=["all", "head"],
         help="score with Monte-Carlo dropout in these layers instead of the models' own",
+    )
+    parser.add_argument(
+        "--blend",
+        type=float,
+        default=None,
+        metavar="W",
+        help="also score each run (and the ensemble) blended with the tree baseline, trees weighing W",
     )
     parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT", "../shared/data/ccsn-public"))
     parser.add_argument("--cache-dir", default=".cache/ccsnscore")
@@ -185,14 +219,26 @@ def main(argv=None) -> int:
             runs.append(run_dir)
             run_classes = classes
             preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
+            trees_metrics, trees = tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root)
             if preprocessing not in tree_done:
                 tree_done.add(preprocessing)
-                for t in tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root):
+                for t in trees_metrics:
                     rows.append({"variant": f"tree[{name}]", "run": f"seed{t['seed']}", **t})
+        suffix = f"_{args.mc_scope}" if args.mc_scope else ""
+        label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
         if len(runs) >= 2:
-            ens = ensemble_metrics(runs, run_classes, f"_{args.mc_scope}" if args.mc_scope else "")
-            label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
+            ens = ensemble_metrics(runs, run_classes, suffix)
             rows.append({"variant": f"{label}+ensemble{len(runs)}", "run": "ensemble", **ens})
+        if args.blend and runs:
+            tree_seeds = [t["seed"] for t in trees_metrics]
+            for k, run_dir in enumerate(runs):
+                blended = blend_metrics(
+                    [run_dir], trees, tree_seeds[k % len(tree_seeds)], run_classes, args.blend, suffix
+                )
+                rows.append({"variant": f"{label}+tree", "run": run_dir.name, **blended})
+            if len(runs) >= 2:
+                blended = blend_metrics(runs, trees, tree_seeds[0], run_classes, args.blend, suffix)
+                rows.append({"variant": f"{label}+ensemble{len(runs)}+tree", "run": "ensemble", **blended})
     table = pd.DataFrame(rows)
     if table.empty:
         print("no finished runs")

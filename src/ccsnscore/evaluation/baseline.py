@@ -13,19 +13,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ccsnscore.data.channels import INPUT_CASES
+from ccsnscore.data.channels import build_channels, channel_names
+from ccsnscore.model.trees import LC_STEP, channel_features
 
 
-def tree_features(arrays: Mapping[str, np.ndarray], input_case: str = "S", lc_step: int = 5) -> np.ndarray:
+def tree_features(arrays: Mapping[str, np.ndarray], input_case: str = "S", lc_step: int = LC_STEP) -> np.ndarray:
     """``(n, n_features)`` float32 features from prepared arrays (``spectrum`` ``(n, n_wave)``,
-    ``lc`` ``(n, n_bands, n_days, 2)``, ``dmdt`` ``(n, n_bands, n_dm, n_dt)``)."""
-    parts = []
-    for part in INPUT_CASES[input_case]:
-        values = np.asarray(arrays[part], dtype=np.float32)
-        if part == "lc":
-            values = values[:, :, ::lc_step, 0]
-        parts.append(values.reshape(len(values), -1))
-    return np.concatenate(parts, axis=1)
+    ``lc`` ``(n, n_bands, n_days, 2)``, ``dmdt`` ``(n, n_bands, n_dm, n_dt)``, optional ``bands``):
+    :func:`ccsnscore.model.trees.channel_features` of the model inputs, as the trees of a blended
+    classifier read them."""
+    bands = tuple(arrays["bands"]) if "bands" in arrays else ("r", "g")
+    channels = build_channels(arrays, input_case, bands)
+    return channel_features(channels, channel_names(input_case, bands), lc_step).numpy()
 
 
 def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):

@@ -85,6 +85,15 @@ def mc_dropout_scores(
     """
     device = next(model.parameters()).device
     inputs = {name: batch[name].to(device) for name in model.channels}
+    if getattr(model, "tree", None) is not None:  # a network + tree blend: the trees move every pass alike
+        drawn = mc_dropout_scores(
+            model.network, inputs, n_passes, chunk_rows, seed, return_samples, row_keys, first_pass
+        )
+        weight, trees = model.tree_weight, model.tree_proba(inputs).cpu().numpy().astype(float)
+        blended = ((1.0 - weight) * drawn[0] + weight * trees, (1.0 - weight) * drawn[1])
+        if return_samples:
+            return (*blended, ((1.0 - weight) * drawn[2] + weight * trees[:, None]).astype(np.float32))
+        return blended
     if getattr(model, "members", None) is not None:  # a deep ensemble: passes shared out among members
         parts = member_samples(model, inputs, n_passes, chunk_rows, seed, row_keys, first_pass)
         mc_mean, mc_std = member_moments(parts)
@@ -128,6 +137,11 @@ def member_samples(
     """The probabilities of passes ``first_pass .. first_pass + n_passes - 1``, one ``(n, k)`` array
     per member of a deep ensemble (pass ``j`` goes to member ``j mod members`` as its pass ``j //
     members``; each member has its own random streams), or one array for a single network."""
+    if getattr(model, "tree", None) is not None:  # a network + tree blend: each member's passes moved alike
+        inputs = {name: batch[name].to(next(model.parameters()).device) for name in model.channels}
+        weight, trees = model.tree_weight, model.tree_proba(inputs).cpu().numpy()
+        parts = member_samples(model.network, inputs, n_passes, chunk_rows, seed, row_keys, first_pass)
+        return [((1.0 - weight) * p + weight * trees[:, None]).astype(np.float32) for p in parts]
     members = getattr(model, "members", None)
     if members is None:
         return [mc_dropout_scores(model, batch, n_passes, chunk_rows, seed, True, row_keys, first_pass)[2]]

@@ -6,8 +6,9 @@ is a ``torch.save`` dict of plain types, read with ``weights_only=True`` (no cod
     format            "ccsnscore-classifier/2" (version 1: the same without weights_sha256)
     state_dict        weights (float32 tensors)
     weights_sha256    sha256 of the weights (names, shapes, dtypes, bytes), checked on every load
-    hparams           network settings: BinaryClassifier(**hparams), or an EnsembleClassifier when
-                      they include ``members``
+    hparams           network settings: BinaryClassifier(**hparams), an EnsembleClassifier when
+                      they include ``members``, a BlendedClassifier (network + gradient-boosted
+                      trees stored as tensors) when they include ``tree``
     input_case        "S" | "SL" | "SD" | "SLD"
     channels          batch keys the model reads, e.g. ["spectrum", "lc_r", "lc_g"]
     layer, positive   the task: positive class of ``layer``
@@ -196,6 +197,26 @@ def export_classifier(source: str | os.PathLike, target: str | os.PathLike, run_
     return _write(Path(target), metadata, payload["state_dict"])
 
 
+def replace_network(
+    source: str | os.PathLike, target: str | os.PathLike, network, training_note: Mapping | None = None
+) -> Path:
+    """Write ``target``: the classifier file ``source`` with its network replaced by ``network`` (e.g.
+    the same network blended with trees; same task, input case and channels) and ``training_note``
+    added to its training record. Everything else the file records is kept."""
+    payload = _read(Path(source))
+    if network.input_case != payload["input_case"] or list(network.channels) != list(payload.get("channels", [])):
+        raise ValueError(f"{source}: the new network reads other inputs than the classifier it replaces")
+    state_dict = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in network.state_dict().items()}
+    metadata = {k: v for k, v in payload.items() if k != "state_dict"}
+    metadata.update(
+        format=FORMAT,
+        weights_sha256=weights_sha256(state_dict),
+        hparams=plain(network.config),
+        training={**(metadata.get("training") or {}), **plain(dict(training_note or {}))},
+    )
+    return _write(Path(target), metadata, state_dict)
+
+
 def resolve_classifier(path_or_name: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> Path:
     """The file of a classifier given as a path, or as a name ``<layer>/<case>/<positive>`` looked up
     in ``model_dir`` (if given) and then in the models shipped with the package."""
@@ -283,6 +304,8 @@ def load_classifier(
     try:
         model = build_network(payload["hparams"])
         model.load_state_dict(state_dict)
+        if hasattr(model, "validate"):
+            model.validate()
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
         reason = str(err).strip().splitlines()[0][:120]
         raise ClassifierFileError(

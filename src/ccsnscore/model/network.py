@@ -15,6 +15,7 @@ from torch import nn
 from ccsnscore.data.channels import channel_names
 from ccsnscore.model.encoders import DmdtEncoder, LightCurveEncoder, spectrum_encoder
 from ccsnscore.model.layers import MC_SCOPES, keras_init_
+from ccsnscore.model.trees import TreeEnsemble, channel_features
 
 ENCODERS = {"spectrum": spectrum_encoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
 
@@ -135,9 +136,71 @@ class EnsembleClassifier(nn.Module):
         return torch.stack([member.predict_proba(batch) for member in self.members]).mean(dim=0)
 
 
+class BlendedClassifier(nn.Module):
+    """A network (single or deep ensemble) blended with gradient-boosted trees on the same inputs:
+    probability ``(1 - tree_weight) * network + tree_weight * trees``.
+
+    The trees are deterministic, so with Monte-Carlo dropout every pass is the network's pass moved
+    by the same amount: the mean is the blend of the means and the spread is ``1 - tree_weight``
+    times the network's (:func:`ccsnscore.inference.mc_dropout.mc_dropout_scores`).
+    ``tree`` holds :class:`~ccsnscore.model.trees.TreeEnsemble`'s settings; the other keyword
+    arguments are the network's (:func:`build_network`).
+    """
+
+    def __init__(self, tree: Mapping, tree_weight: float = 0.5, **network_config):
+        super().__init__()
+        if not 0.0 <= float(tree_weight) <= 1.0:
+            raise ValueError(f"tree_weight must lie in [0, 1], got {tree_weight}")
+        self.network = build_network(network_config)
+        self.tree = TreeEnsemble(**tree)
+        self.tree_weight = float(tree_weight)
+        self.config = {**self.network.config, "tree": dict(self.tree.config), "tree_weight": self.tree_weight}
+        self.input_case, self.bands, self.channels = self.network.input_case, self.network.bands, self.network.channels
+
+    @classmethod
+    def from_parts(cls, network: nn.Module, tree: TreeEnsemble, tree_weight: float = 0.5) -> BlendedClassifier:
+        """A blend holding copies of a trained ``network`` and fitted ``tree``."""
+        blend = cls(tree=tree.config, tree_weight=tree_weight, **network.config)
+        blend.network.load_state_dict(network.state_dict())
+        blend.tree.load_state_dict(tree.state_dict())
+        return blend
+
+    @property
+    def mc_scope(self) -> str:
+        return getattr(self.network, "mc_scope", self.network.config.get("mc_scope", "all"))
+
+    @mc_scope.setter
+    def mc_scope(self, scope: str) -> None:
+        for module in self.network.modules():
+            if isinstance(module, BinaryClassifier):
+                module.mc_scope = scope
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for trees whose stored indices do not fit (see TreeEnsemble)."""
+        self.tree.validate()
+
+    @torch.no_grad()
+    def tree_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The trees' probabilities ``(B,)``."""
+        return self.tree(channel_features(batch, self.channels, self.tree.config["lc_step"]))
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B,)`` of the blended probability."""
+        return torch.logit(self.predict_proba(batch), eps=1e-7)
+
+    @torch.no_grad()
+    def predict_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The blended probability ``(B,)`` (one network pass, dropout as currently set)."""
+        weight = self.tree_weight
+        return (1.0 - weight) * self.network.predict_proba(batch) + weight * self.tree_proba(batch)
+
+
 def build_network(config: Mapping[str, Any]) -> nn.Module:
-    """The network a classifier file describes: an ensemble when ``config`` has ``members``."""
+    """The network a classifier file describes: a network + tree blend when ``config`` has
+    ``tree``, an ensemble when it has ``members``."""
     config = dict(config)
+    if "tree" in config:
+        return BlendedClassifier(**config)
     if "members" in config:
         return EnsembleClassifier(**config)
     return BinaryClassifier(**config)

@@ -1,0 +1,131 @@
+"""Blend trained classifiers with gradient-boosted trees fitted on the same rows.
+
+    python -m ccsnscore.evaluation.blend RUN_DIR --out OUT_DIR [--tree-weight 0.5] [--seed 0]
+        [--data-root DIR] [--cache-dir DIR]
+
+For every classifier ``RUN_DIR/classifiers/<layer>/<case>/<class>.pt`` one
+:class:`~sklearn.ensemble.HistGradientBoostingClassifier` is fitted on the rows its network could
+learn from (the layer's labelled samples outside the test split recorded in the file; the tree
+baseline's settings, :func:`ccsnscore.evaluation.baseline.fit_tree`), copied into tensors
+(:class:`ccsnscore.model.trees.TreeEnsemble`) and stored with the network as a
+:class:`ccsnscore.model.network.BlendedClassifier` in ``OUT_DIR/classifiers/...``. The blended file
+keeps the original's record and adds the trees' settings under ``training.tree``. Classifying with
+it needs neither scikit-learn nor the dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ccsnscore.evaluation.baseline import fit_tree, tree_features
+from ccsnscore.evaluation.testset import labelled_samples
+from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set
+from ccsnscore.model.checkpoints import classifier_path, replace_network
+from ccsnscore.model.network import BlendedClassifier
+from ccsnscore.model.trees import LC_STEP, TreeEnsemble
+
+log = logging.getLogger("ccsnscore.evaluation")
+DEFAULT_TREE_WEIGHT = 0.5
+
+
+def _unclassified() -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load(LABELS_CONFIG.read_text())["unclassified"])
+
+
+def _cases(run_dir: Path) -> list[str]:
+    root = run_dir / "classifiers" if (run_dir / "classifiers").is_dir() else run_dir
+    return sorted({p.parent.name for p in root.glob("*/*/*.pt")})
+
+
+def blend_run(
+    run_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    data_root=None,
+    cache_dir: str | os.PathLike = ".cache/ccsnscore",
+    tree_weight: float = DEFAULT_TREE_WEIGHT,
+    seed: int = 0,
+) -> list[Path]:
+    """Write a blended copy of every classifier of ``run_dir`` under ``out_dir/classifiers``;
+    returns the files written."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if not 0.0 < tree_weight < 1.0:
+        raise ValueError(f"--tree-weight must lie strictly between 0 and 1, got {tree_weight}")
+    written = []
+    for case in _cases(run_dir):
+        model_set = load_model_set(run_dir, case)
+        table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", _unclassified())
+        features = tree_features(arrays, case, LC_STEP)
+        for layer, models in model_set.layers.items():
+            true = table[f"true_{layer}"].to_numpy(object)
+            train = ~table["is_test"].to_numpy() & (true != "")
+            for positive, model in models.items():
+                labels = true[train] == positive
+                if labels.all() or not labels.any():
+                    raise ValueError(f"{layer}/{case}/{positive}: the training rows hold one class only")
+                fitted = fit_tree(features[train], labels, seed)
+                trees = TreeEnsemble.from_sklearn(fitted, features.shape[1], LC_STEP)
+                check = np.flatnonzero(train)[:500]
+                gap = np.abs(
+                    trees(torch.as_tensor(features[check])).numpy() - fitted.predict_proba(features[check])[:, 1]
+                )
+                if gap.max() > 1e-5:
+                    raise RuntimeError(
+                        f"{layer}/{case}/{positive}: copied trees differ from scikit-learn by {gap.max():.2g}"
+                    )
+                network = model.network if isinstance(model, BlendedClassifier) else model
+                blend = BlendedClassifier.from_parts(network, trees, tree_weight)
+                note = {
+                    "tree": {
+                        "kind": "HistGradientBoostingClassifier",
+                        "weight": tree_weight,
+                        "seed": seed,
+                        "iterations": int(fitted.n_iter_),
+                        "n_nodes": trees.config["n_nodes"],
+                        "features": "spectrum flux grid, light-curve flux every "
+                        f"{LC_STEP} days, dm-dt histograms (those of the input case)",
+                        "n_train": int(train.sum()),
+                        "n_positive": int(labels.sum()),
+                    }
+                }
+                target = classifier_path(out_dir / "classifiers", layer, case, positive)
+                written.append(replace_network(model.path, target, blend, note))
+                log.info("%s: %d trees, %d nodes", target, trees.config["n_trees"], trees.config["n_nodes"])
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ccsnscore.evaluation.blend", description=__doc__.split("\n\n")[0].strip()
+    )
+    parser.add_argument("run_dir", help="a training run (or model folder) with <layer>/<case>/<class>.pt")
+    parser.add_argument("--out", required=True, help="folder for the blended classifiers (OUT/classifiers/...)")
+    parser.add_argument("--tree-weight", type=float, default=DEFAULT_TREE_WEIGHT, help="the trees' share")
+    parser.add_argument("--seed", type=int, default=0, help="the trees' seed (early-stopping rows)")
+    parser.add_argument("--data-root", default=None, help="dataset folder (default: CCSNSCORE_DATA_ROOT)")
+    parser.add_argument(
+        "--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", ".cache/ccsnscore"), help="prepared arrays"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        files = blend_run(args.run_dir, args.out, args.data_root, args.cache_dir, args.tree_weight, args.seed)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        if os.environ.get("CCSNSCORE_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(files)} blended classifiers in {Path(args.out) / 'classifiers'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Gradient-boosted trees as a torch module: the tree half of a network + tree blend.
+
+A fitted :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (binary) is copied into tensors
+(:meth:`TreeEnsemble.from_sklearn`), so a classifier file stores it as plain weights (read with
+``weights_only=True``; no pickle), and using it needs neither scikit-learn nor its import time. The
+trees read the flattened model inputs of their input case (:func:`channel_features`), the same
+features as the tree baseline of :mod:`ccsnscore.evaluation.baseline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+LC_STEP = 5
+"""A light-curve channel enters the trees' features every ``LC_STEP`` days (flux only)."""
+
+
+def channel_features(
+    batch: Mapping[str, torch.Tensor], channels: Sequence[str], lc_step: int = LC_STEP
+) -> torch.Tensor:
+    """``(B, n_features)`` features from model inputs, in ``channels`` order: the spectrum's flux
+    grid, each light curve's flux every ``lc_step`` days, each dm-dt histogram."""
+    parts = []
+    for name in channels:
+        values = batch[name]
+        if name == "spectrum":
+            values = values[..., 0]
+        elif name.startswith("lc_"):
+            values = values[:, ::lc_step, 0]
+        parts.append(values.reshape(len(values), -1))
+    return torch.cat(parts, dim=1)
+
+
+class TreeEnsemble(nn.Module):
+    """The additive trees of a binary gradient-boosting model; ``forward`` gives the positive-class
+    probability ``(B,)`` of ``(B, n_features)`` features.
+
+    All trees' nodes are stored together (buffers of ``n_nodes`` entries; ``roots`` index each
+    tree's first node). A sample goes left where ``x <= threshold``, or where ``x`` is NaN and the
+    node sends missing values left; the leaves' values add up with ``baseline`` to the log-odds.
+    """
+
+    def __init__(self, n_nodes: int, n_trees: int, n_features: int, max_depth: int, lc_step: int = LC_STEP):
+        super().__init__()
+        self.config = {
+            "n_nodes": int(n_nodes),
+            "n_trees": int(n_trees),
+            "n_features": int(n_features),
+            "max_depth": int(max_depth),
+            "lc_step": int(lc_step),
+        }
+        for name, dtype in (("feature", torch.int64), ("left", torch.int64), ("right", torch.int64)):
+            self.register_buffer(name, torch.zeros(int(n_nodes), dtype=dtype))
+        self.register_buffer("threshold", torch.zeros(int(n_nodes), dtype=torch.float64))
+        self.register_buffer("value", torch.zeros(int(n_nodes), dtype=torch.float64))
+        self.register_buffer("missing_left", torch.zeros(int(n_nodes), dtype=torch.bool))
+        self.register_buffer("is_leaf", torch.ones(int(n_nodes), dtype=torch.bool))
+        self.register_buffer("roots", torch.zeros(int(n_trees), dtype=torch.int64))
+        self.register_buffer("baseline", torch.zeros(1, dtype=torch.float64))
+
+    @classmethod
+    def from_sklearn(cls, model, n_features: int, lc_step: int = LC_STEP) -> TreeEnsemble:
+        """A copy of a fitted binary :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
+        without categorical features."""
+        if len(getattr(model, "classes_", ())) != 2:
+            raise ValueError("only a binary gradient-boosting classifier can be copied")
+        trees = [iteration[0].nodes for iteration in model._predictors]
+        if any(nodes["is_categorical"].any() for nodes in trees):
+            raise ValueError("categorical splits are not supported")
+        offsets = torch.cumsum(torch.tensor([0] + [len(nodes) for nodes in trees]), 0)
+        ensemble = cls(
+            n_nodes=int(offsets[-1]),
+            n_trees=len(trees),
+            n_features=n_features,
+            max_depth=max(int(nodes["depth"].max()) for nodes in trees) if trees else 0,
+            lc_step=lc_step,
+        )
+        columns = {"feature": [], "left": [], "right": [], "threshold": [], "value": [], "missing": [], "leaf": []}
+        for offset, nodes in zip(offsets[:-1].tolist(), trees):
+            leaf = torch.as_tensor(nodes["is_leaf"].astype(bool))
+            own = torch.arange(len(nodes)) + offset  # a leaf points at itself
+            columns["leaf"].append(leaf)
+            columns["feature"].append(torch.where(leaf, 0, torch.as_tensor(nodes["feature_idx"].astype("int64"))))
+            columns["left"].append(torch.where(leaf, own, torch.as_tensor(nodes["left"].astype("int64")) + offset))
+            columns["right"].append(torch.where(leaf, own, torch.as_tensor(nodes["right"].astype("int64")) + offset))
+            columns["threshold"].append(
+                torch.where(leaf, 0.0, torch.as_tensor(nodes["num_threshold"], dtype=torch.float64))
+            )
+            columns["value"].append(torch.where(leaf, torch.as_tensor(nodes["value"], dtype=torch.float64), 0.0))
+            columns["missing"].append(torch.as_tensor(nodes["missing_go_to_left"].astype(bool)))
+        if trees:
+            for buffer, key in (
+                ("feature", "feature"),
+                ("left", "left"),
+                ("right", "right"),
+                ("threshold", "threshold"),
+                ("value", "value"),
+                ("missing_left", "missing"),
+                ("is_leaf", "leaf"),
+            ):
+                getattr(ensemble, buffer).copy_(torch.cat(columns[key]))
+            ensemble.roots.copy_(offsets[:-1])
+        ensemble.baseline.fill_(float(model._baseline_prediction.ravel()[0]))
+        ensemble.validate()
+        return ensemble
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless every index stays inside the stored trees (a damaged or
+        edited file must fail here, not index out of range while classifying)."""
+        n_nodes, n_features = self.config["n_nodes"], self.config["n_features"]
+        for name in ("left", "right", "roots"):
+            index = getattr(self, name)
+            if len(index) and (index.min() < 0 or index.max() >= n_nodes):
+                raise ValueError(f"tree {name} index outside the {n_nodes} stored nodes")
+        if len(self.feature) and (self.feature.min() < 0 or self.feature.max() >= n_features):
+            raise ValueError(f"tree feature index outside the {n_features} features")
+        if not all(torch.isfinite(t).all() for t in (self.threshold, self.value, self.baseline)):
+            raise ValueError("tree thresholds or values hold NaN or infinity")
+
+    def log_odds(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` float64 log-odds of the positive class."""
+        if features.shape[1] != self.config["n_features"]:
+            raise ValueError(f"the trees read {self.config['n_features']} features, got {features.shape[1]}")
+        x = features.to(torch.float64)
+        node = self.roots.expand(len(x), -1)  # (B, n_trees)
+        missing = torch.isnan(x)
+        for _ in range(self.config["max_depth"]):
+            feature = self.feature[node]
+            goes_left = torch.where(
+                missing.gather(1, feature), self.missing_left[node], x.gather(1, feature) <= self.threshold[node]
+            )
+            node = torch.where(goes_left, self.left[node], self.right[node])
+        return self.baseline + self.value[node].sum(dim=1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` float32 probability of the positive class."""
+        return torch.sigmoid(self.log_odds(features)).float()

@@ -1,0 +1,113 @@
+"""Network + tree blends: trees copied from scikit-learn, their Monte-Carlo scores, their files."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from ccsnscore.data.cache import load_or_prepare
+from ccsnscore.data.config import PreprocessingConfig
+from ccsnscore.data.splits import load_or_create_test_split
+from ccsnscore.evaluation.blend import blend_run
+from ccsnscore.inference.mc_dropout import mc_dropout_scores, member_moments, member_samples
+from ccsnscore.inference.model_set import load_model_set
+from ccsnscore.model.checkpoints import ClassifierFileError, _write, load_classifier, save_classifier, weights_sha256
+from ccsnscore.model.network import BinaryClassifier, BlendedClassifier, EnsembleClassifier
+from ccsnscore.model.trees import TreeEnsemble, channel_features
+from ccsnscore.testing.toy_models import SMALL, write_untrained_models
+
+
+def fitted_trees(n_features=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, n_features)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 3] ** 2 + 0.3 * rng.normal(size=300) > 0.5).astype(int)
+    x[rng.random(x.shape) < 0.05] = np.nan  # missing values take the side the trees learnt
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=seed).fit(x, y)
+    return model, x
+
+
+def test_copied_trees_give_scikit_learns_probabilities():
+    model, x = fitted_trees()
+    trees = TreeEnsemble.from_sklearn(model, x.shape[1])
+    ours = trees(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(ours, model.predict_proba(x)[:, 1], atol=1e-6)
+    assert trees.config["n_trees"] == model.n_iter_
+    with pytest.raises(ValueError, match="read 16 features, got 15"):
+        trees(torch.zeros(2, 15))
+
+
+def blended_spectrum_classifier(members: int | None = None, weight: float = 0.4):
+    torch.manual_seed(0)
+    model, _ = fitted_trees(n_features=256)
+    trees = TreeEnsemble.from_sklearn(model, 256)
+    networks = [BinaryClassifier("S", **SMALL) for _ in range(members or 1)]
+    network = EnsembleClassifier.from_members(networks) if members else networks[0]
+    return BlendedClassifier.from_parts(network, trees, weight), network, trees
+
+
+def test_monte_carlo_passes_of_a_blend_are_the_networks_moved_by_the_trees():
+    blend, network, trees = blended_spectrum_classifier(weight=0.4)
+    batch = {"spectrum": torch.randn(5, 256, 1)}
+    net_mean, net_std = mc_dropout_scores(network, batch, 20, seed=3)
+    mean, std, samples = mc_dropout_scores(blend, batch, 20, seed=3, return_samples=True)
+    tree_p = trees(channel_features(batch, ["spectrum"])).numpy()
+    np.testing.assert_allclose(mean, 0.6 * net_mean + 0.4 * tree_p, atol=1e-6)
+    np.testing.assert_allclose(std, 0.6 * net_std, atol=1e-6)
+    np.testing.assert_allclose(samples.mean(axis=1), mean, atol=1e-5)
+    blend.eval(), network.eval()
+    np.testing.assert_allclose(
+        blend.predict_proba(batch).numpy(), 0.6 * network.predict_proba(batch).numpy() + 0.4 * tree_p, atol=1e-6
+    )
+
+
+def test_a_blended_ensemble_draws_its_passes_in_blocks_like_all_at_once():
+    blend, _, _ = blended_spectrum_classifier(members=3)
+    batch = {"spectrum": torch.randn(4, 256, 1)}
+    whole = member_moments(member_samples(blend, batch, 12, seed=0))
+    first, rest = member_samples(blend, batch, 5, seed=0), member_samples(blend, batch, 7, seed=0, first_pass=5)
+    joined = member_moments([np.concatenate([a, b], axis=1) for a, b in zip(first, rest)])
+    np.testing.assert_allclose(joined[0], whole[0], atol=1e-6)
+    np.testing.assert_allclose(joined[1], whole[1], atol=1e-6)
+
+
+def test_a_blended_classifier_file_round_trips_and_damaged_trees_are_refused(tmp_path):
+    blend, _, _ = blended_spectrum_classifier(members=2)
+    path = save_classifier(
+        tmp_path / "layer1" / "S" / "Hrich.pt",
+        blend,
+        layer="layer1",
+        positive="Hrich",
+        label_map={"Hrich": ["II"], "Hpoor": ["Ib"]},
+        preprocessing=PreprocessingConfig(),
+    )
+    loaded = load_classifier(path)
+    assert isinstance(loaded, BlendedClassifier) and loaded.tree_weight == blend.tree_weight
+    batch = {"spectrum": torch.randn(3, 256, 1)}
+    blend.eval()
+    torch.testing.assert_close(loaded.predict_proba(batch), blend.predict_proba(batch))
+    # a file whose trees point outside themselves, even with a matching checksum, fails on load
+    payload = torch.load(path, weights_only=True)
+    state = payload.pop("state_dict")
+    state["tree.left"] = state["tree.left"].clone()
+    state["tree.left"][0] = 10**9
+    payload["weights_sha256"] = weights_sha256(state)
+    _write(path, payload, state)
+    with pytest.raises(ClassifierFileError, match="tree left index outside"):
+        load_classifier(path)
+
+
+def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
+    ds, _ = load_or_prepare(toy_root, tmp_path / "cache", PreprocessingConfig())
+    split = tmp_path / "split.csv"
+    load_or_create_test_split(split, ds.samples, 0.4, 0)
+    models = write_untrained_models(tmp_path / "models", cases=("S", "SL"), all_layers_for=(), test_split_file=split)
+    files = blend_run(models, tmp_path / "blended", toy_root, tmp_path / "cache", tree_weight=0.5)
+    assert len(files) == 4  # layer 1 (Hrich, Hpoor) of cases S and SL
+    blended = load_model_set(tmp_path / "blended", "SL")
+    model = blended.classifiers["Hrich"]
+    assert isinstance(model, BlendedClassifier) and model.channels == ["spectrum", "lc_r", "lc_g"]
+    record = model.metadata["training"]["tree"]
+    assert record["weight"] == 0.5 and record["n_train"] > 0 and record["iterations"] >= 1
+    assert model.metadata["test_split"] == load_classifier(models / "layer1" / "SL" / "Hrich.pt").metadata["test_split"]
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", tree_weight=1.0)
