@@ -38,8 +38,23 @@ queue_b() {
 }
 queue_a & queue_b & wait
 
-# evaluation on the fixed test split (100 Monte-Carlo-dropout passes per classifier), with the
-# tree baseline and SNID beside the networks
+# every network blended with gradient-boosted trees fitted on the same non-test rows (equal weights;
+# experiments/ablations/README.md), stored in the classifier files
+for run in rest/layer0_S rest/layer1_S rest/layer2a_S rest/layer2b_S rest/layer1_SL rest/layer1_SD rest/layer1_SLD \
+    observed/layer0_S observed/layer1_S; do
+  OMP_NUM_THREADS=2 $PY -m ccsnscore.evaluation.blend $OUT/$run --out $OUT/blended/$run --tree-weight 0.5
+done
+
+# the networks alone, for comparison (experiments/reports/networks_only*)
+N=$OUT/rest
+$PY -m ccsnscore.evaluate "models=[$N/layer0_S,$N/layer1_S,$N/layer2a_S,$N/layer2b_S,$N/layer1_SL,$N/layer1_SD,$N/layer1_SLD]" \
+    "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/networks_only
+$PY -m ccsnscore.evaluate "models=[$OUT/observed/layer0_S,$OUT/observed/layer1_S]" "cases=[S]" \
+    output_dir=experiments/reports/networks_only_observed_frame
+OUT=$OUT/blended
+
+# evaluation of what ships on the fixed test split (100 Monte-Carlo-dropout passes per classifier),
+# with the tree baseline and SNID beside it
 R=$OUT/rest
 $PY -m ccsnscore.evaluate "models=[$R/layer0_S,$R/layer1_S,$R/layer2a_S,$R/layer2b_S,$R/layer1_SL,$R/layer1_SD,$R/layer1_SLD]" \
     "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/shipped

@@ -9,6 +9,7 @@ from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.config import PreprocessingConfig
 from ccsnscore.data.splits import load_or_create_test_split
 from ccsnscore.evaluation.blend import blend_run
+from ccsnscore.evaluation.model_cards import model_card
 from ccsnscore.inference.mc_dropout import mc_dropout_scores, member_moments, member_samples
 from ccsnscore.inference.model_set import load_model_set
 from ccsnscore.model.checkpoints import ClassifierFileError, _write, load_classifier, save_classifier, weights_sha256
@@ -108,6 +109,8 @@ def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
     assert isinstance(model, BlendedClassifier) and model.channels == ["spectrum", "lc_r", "lc_g"]
     record = model.metadata["training"]["tree"]
     assert record["weight"] == 0.5 and record["n_train"] > 0 and record["iterations"] >= 1
+    assert "0.5 x network + 0.5 x trees" in model_card(model.path)
+    assert "trees" not in model_card(models / "layer1" / "SL" / "Hrich.pt").split("## Training data")[0]
     assert model.metadata["test_split"] == load_classifier(models / "layer1" / "SL" / "Hrich.pt").metadata["test_split"]
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", tree_weight=1.0)

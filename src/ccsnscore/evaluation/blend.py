@@ -97,7 +97,7 @@ def blend_run(
                     }
                 }
                 target = classifier_path(out_dir / "classifiers", layer, case, positive)
-                written.append(replace_network(model.path, target, blend, note))
+                written.append(replace_network(model.path, target, blend, note, run_dir))
                 log.info("%s: %d trees, %d nodes", target, trees.config["n_trees"], trees.config["n_nodes"])
     return written
 

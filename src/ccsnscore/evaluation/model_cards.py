@@ -59,6 +59,25 @@ def _comparison(report_dirs, layer: str, case: str) -> pd.DataFrame | None:
     return None
 
 
+def _blend_lines(meta: dict) -> list[str]:
+    """What a network + tree blend adds (nothing for a plain network)."""
+    if "tree" not in meta["hparams"]:
+        return []
+    weight = meta["hparams"]["tree_weight"]
+    tree = (meta.get("training") or {}).get("tree") or {}
+    return [
+        "",
+        f"Blended with gradient-boosted trees (`python -m ccsnscore.evaluation.blend`): probability = "
+        f"{1 - weight:g} x network + {weight:g} x trees; the Monte-Carlo spread is {1 - weight:g} times the "
+        f"network's (the trees are deterministic). Trees: {tree.get('kind', 'HistGradientBoostingClassifier')}, "
+        f"{tree.get('iterations', '?')} iterations, {meta['hparams']['tree']['n_nodes']} nodes, fitted with seed "
+        f"{tree.get('seed', '?')} on the {tree.get('n_train', '?')} labelled rows outside the test split "
+        f"({tree.get('n_positive', '?')} positive); features: {tree.get('features', 'the model inputs')}. "
+        "Stored as tensors in the file: using it needs neither scikit-learn nor the dataset. The "
+        "validation metrics below are the network's alone (the trees learnt from the validation rows too).",
+    ]
+
+
 def model_card(path: Path, report_dirs=None) -> str:
     """Markdown model card of the classifier file ``path``."""
     meta = classifier_metadata(path)
@@ -110,6 +129,7 @@ def model_card(path: Path, report_dirs=None) -> str:
         f"Spectrum encoder: {meta['hparams']['spectrum'].get('architecture', 'bilstm')}"
         + (f"; a deep ensemble of {members} networks (seeds {training.get('seeds')})." if members else ".")
         + " The recipe and the ablations behind it: `experiments/ablations/` and `conf/recipe/`.",
+        *_blend_lines(meta),
         "",
         "## Validation metrics (kept weights)",
         "",

@@ -198,12 +198,19 @@ def export_classifier(source: str | os.PathLike, target: str | os.PathLike, run_
 
 
 def replace_network(
-    source: str | os.PathLike, target: str | os.PathLike, network, training_note: Mapping | None = None
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    network,
+    training_note: Mapping | None = None,
+    run_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``target``: the classifier file ``source`` with its network replaced by ``network`` (e.g.
     the same network blended with trees; same task, input case and channels) and ``training_note``
-    added to its training record. Everything else the file records is kept."""
+    added to its training record. Everything else the file records is kept; paths inside
+    ``run_dir`` become relative to it (as :func:`export_classifier`)."""
     payload = _read(Path(source))
+    if run_dir is not None:
+        payload = _without_root(payload, str(Path(run_dir).resolve()))
     if network.input_case != payload["input_case"] or list(network.channels) != list(payload.get("channels", [])):
         raise ValueError(f"{source}: the new network reads other inputs than the classifier it replaces")
     state_dict = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in network.state_dict().items()}

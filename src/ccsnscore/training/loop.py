@@ -104,8 +104,11 @@ def init_spectrum_encoder(network, path, preprocessing) -> None:
     classifier, which saw every labelled spectrum): same architecture and preprocessing required."""
     from ccsnscore.model.checkpoints import load_classifier
 
-    source = load_classifier(path)
-    if PreprocessingConfig.from_dict(source.metadata["preprocessing"]) != PreprocessingConfig.from_dict(preprocessing):
+    loaded = load_classifier(path)
+    source = getattr(loaded, "network", loaded)  # a network + tree blend: its network
+    if not hasattr(source, "encoders"):
+        raise ValueError(f"init_spectrum_from={path}: a deep ensemble has no single spectrum encoder to start from")
+    if PreprocessingConfig.from_dict(loaded.metadata["preprocessing"]) != PreprocessingConfig.from_dict(preprocessing):
         raise ValueError(f"init_spectrum_from={path}: it was trained with other preprocessing")
     target = network.encoders["spectrum"]
     weights = source.encoders["spectrum"].state_dict()
