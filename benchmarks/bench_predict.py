@@ -9,7 +9,8 @@ Every figure comes with its reference measured in the same run, on the same mach
      grouping) on the 0.1 shipped architecture (biLSTM on 256 points), copied below;
    - ``same_model_*``: today's code on that same network (the algorithm's gain alone);
    - ``shipped_*``: today's code on the shipped layer-1 case-S classifiers at their input length,
-     with a fixed 100 passes and with ``--passes auto`` (mean passes used).
+     with a fixed 100 passes and with ``--passes auto`` (mean passes used);
+   - ``shipped_networks_only_*``: the shipped classifiers' networks without their trees.
 2. `ccsnscore --help` and `ccsnscore classify` of one SEDM spectrum in a new process (cold) through
    the whole shipped hierarchy, beside a new process that only imports the training stack
    (Lightning, Hydra, Optuna, scikit-learn: what the 0.1 classify path imported); warm classify
@@ -96,6 +97,11 @@ def mc_throughput(n_spectra: int = 200) -> dict:
     )
     out["shipped_fixed100_spectra_per_s"] = _rate(
         lambda: [mc_dropout_scores(m, batch, 100) for m in layer1.classifiers.values()], n_spectra
+    )
+    # the same classifiers without their trees (blended files): what the trees cost
+    out["shipped_networks_only_fixed100_spectra_per_s"] = _rate(
+        lambda: [mc_dropout_scores(getattr(m, "network", m), batch, 100) for m in layer1.classifiers.values()],
+        n_spectra,
     )
     start = time.perf_counter()
     adaptive = predict(layer1, batch, "auto")
