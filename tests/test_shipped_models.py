@@ -99,3 +99,41 @@ def test_classify_spectra_sends_spectra_without_redshift_to_the_observed_frame_m
     result = classify_spectra([spectrum, spectrum], z=[None, 0.03], n_passes=10)
     assert list(result["model"]) == ["observed-frame S", "rest-frame S"]
     assert (result["error"] == "").all()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_shipped_layer1_blend_ranks_the_test_split_better_than_its_parts(public_data_root, tmp_path):
+    """The shipped layer-1 case-S classifiers (networks blended with trees) rank the fixed test split
+    better than their own networks alone and than the tree baseline trained on the same rows."""
+    import os
+
+    import yaml
+    from sklearn.metrics import roc_auc_score
+
+    from ccsnscore.data.channels import build_channels
+    from ccsnscore.evaluation.testset import labelled_samples, tree_baseline_scores
+    from ccsnscore.inference.mc_dropout import eval_score_table
+    from ccsnscore.inference.model_set import LABELS_CONFIG
+
+    unclassified = yaml.safe_load(LABELS_CONFIG.read_text())["unclassified"]
+    models = load_model_set(None, "S", layers=["layer1"])
+    cache = os.environ.get("CCSNSCORE_CACHE_DIR", REPO / ".cache" / "ccsnscore")
+    table, arrays, _ = labelled_samples(models, public_data_root, cache, "checkpoint", unclassified)
+    test = table["is_test"].to_numpy() & (table["true_layer1"] != "").to_numpy()
+    channels = build_channels({k: arrays[k][test] for k in ("spectrum", "lc", "dmdt")}, "S", arrays["bands"])
+    true = table.loc[test, "true_layer1"].to_numpy()
+    blends = eval_score_table(models.classifiers, channels)
+    networks = eval_score_table({c: m.network for c, m in models.classifiers.items()}, channels)
+    trees = tree_baseline_scores(
+        table[table["true_layer1"] != ""].reset_index(drop=True),
+        {k: (v[(table["true_layer1"] != "").to_numpy()] if k != "bands" else v) for k, v in arrays.items()},
+        models,
+    )
+
+    def auc(scores, prefix=""):
+        return np.mean([roc_auc_score(true == c, scores[f"{prefix}{c}"]) for c in ("Hrich", "Hpoor")])
+
+    assert len(true) > 200
+    assert auc(blends) > auc(networks) + 0.005
+    assert auc(blends) > auc(trees, "tree_") + 0.005
