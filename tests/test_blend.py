@@ -33,6 +33,9 @@ def test_copied_trees_give_scikit_learns_probabilities():
     ours = trees(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(ours, model.predict_proba(x)[:, 1], atol=1e-6)
     assert trees.config["n_trees"] == model.n_iter_
+    trees.to(torch.bfloat16)  # a cast network must not round the trees' thresholds
+    assert trees.threshold.dtype == torch.float64
+    np.testing.assert_allclose(trees(torch.as_tensor(x)).numpy(), ours)
     with pytest.raises(ValueError, match="read 16 features, got 15"):
         trees(torch.zeros(2, 15))
 

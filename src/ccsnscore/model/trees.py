@@ -107,6 +107,16 @@ class TreeEnsemble(nn.Module):
         ensemble.validate()
         return ensemble
 
+    def _apply(self, fn, recurse=True):
+        """As ``nn.Module``, except that the float64 thresholds, leaf values and baseline keep their
+        precision when the module is cast (``.half()``, ``.to(torch.bfloat16)``): only moved."""
+        precise = {name: buffer for name, buffer in self._buffers.items() if buffer.dtype == torch.float64}
+        super()._apply(fn, recurse)
+        for name, buffer in precise.items():
+            if self._buffers[name].dtype != torch.float64:
+                self._buffers[name] = buffer.to(self._buffers[name].device)
+        return self
+
     def validate(self) -> None:
         """Raise ``ValueError`` unless every index stays inside the stored trees (a damaged or
         edited file must fail here, not index out of range while classifying)."""
