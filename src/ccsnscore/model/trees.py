@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -70,39 +71,33 @@ class TreeEnsemble(nn.Module):
         trees = [iteration[0].nodes for iteration in model._predictors]
         if any(nodes["is_categorical"].any() for nodes in trees):
             raise ValueError("categorical splits are not supported")
-        offsets = torch.cumsum(torch.tensor([0] + [len(nodes) for nodes in trees]), 0)
+        sizes = [len(nodes) for nodes in trees]
         ensemble = cls(
-            n_nodes=int(offsets[-1]),
+            n_nodes=sum(sizes),
             n_trees=len(trees),
             n_features=n_features,
             max_depth=max(int(nodes["depth"].max()) for nodes in trees) if trees else 0,
             lc_step=lc_step,
         )
-        columns = {"feature": [], "left": [], "right": [], "threshold": [], "value": [], "missing": [], "leaf": []}
-        for offset, nodes in zip(offsets[:-1].tolist(), trees):
-            leaf = torch.as_tensor(nodes["is_leaf"].astype(bool))
-            own = torch.arange(len(nodes)) + offset  # a leaf points at itself
-            columns["leaf"].append(leaf)
-            columns["feature"].append(torch.where(leaf, 0, torch.as_tensor(nodes["feature_idx"].astype("int64"))))
-            columns["left"].append(torch.where(leaf, own, torch.as_tensor(nodes["left"].astype("int64")) + offset))
-            columns["right"].append(torch.where(leaf, own, torch.as_tensor(nodes["right"].astype("int64")) + offset))
-            columns["threshold"].append(
-                torch.where(leaf, 0.0, torch.as_tensor(nodes["num_threshold"], dtype=torch.float64))
-            )
-            columns["value"].append(torch.where(leaf, torch.as_tensor(nodes["value"], dtype=torch.float64), 0.0))
-            columns["missing"].append(torch.as_tensor(nodes["missing_go_to_left"].astype(bool)))
         if trees:
-            for buffer, key in (
-                ("feature", "feature"),
-                ("left", "left"),
-                ("right", "right"),
-                ("threshold", "threshold"),
-                ("value", "value"),
-                ("missing_left", "missing"),
-                ("is_leaf", "leaf"),
-            ):
-                getattr(ensemble, buffer).copy_(torch.cat(columns[key]))
-            ensemble.roots.copy_(offsets[:-1])
+            nodes = np.concatenate(trees)
+            roots = np.cumsum([0] + sizes[:-1])
+            offset = np.repeat(roots, sizes)  # each node's tree starts here in the shared arrays
+            leaf = nodes["is_leaf"].astype(bool)
+            own = np.arange(len(nodes))  # a leaf points at itself
+            columns = {
+                "feature": np.where(leaf, 0, nodes["feature_idx"]),
+                "left": np.where(leaf, own, nodes["left"].astype(np.int64) + offset),
+                "right": np.where(leaf, own, nodes["right"].astype(np.int64) + offset),
+                "threshold": np.where(leaf, 0.0, nodes["num_threshold"]),
+                "value": np.where(leaf, nodes["value"], 0.0),
+                "missing_left": nodes["missing_go_to_left"].astype(bool),
+                "is_leaf": leaf,
+                "roots": roots,
+            }
+            for name, values in columns.items():
+                buffer = getattr(ensemble, name)
+                buffer.copy_(torch.as_tensor(values).to(buffer.dtype))
         ensemble.baseline.fill_(float(model._baseline_prediction.ravel()[0]))
         ensemble.validate()
         return ensemble
