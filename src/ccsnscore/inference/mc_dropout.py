@@ -85,16 +85,9 @@ def mc_dropout_scores(
     """
     device = next(model.parameters()).device
     inputs = {name: batch[name].to(device) for name in model.channels}
-    if getattr(model, "tree", None) is not None:  # a network + tree blend: the trees move every pass alike
-        drawn = mc_dropout_scores(
-            model.network, inputs, n_passes, chunk_rows, seed, return_samples, row_keys, first_pass
-        )
-        weight, trees = model.tree_weight, model.tree_proba(inputs).cpu().numpy().astype(float)
-        blended = ((1.0 - weight) * drawn[0] + weight * trees, (1.0 - weight) * drawn[1])
-        if return_samples:
-            return (*blended, ((1.0 - weight) * drawn[2] + weight * trees[:, None]).astype(np.float32))
-        return blended
-    if getattr(model, "members", None) is not None:  # a deep ensemble: passes shared out among members
+    if getattr(model, "members", None) is not None or getattr(model, "tree", None) is not None:
+        # a deep ensemble (passes shared out among members) or a network + tree blend (each pass
+        # moved by the trees): drawn per member
         parts = member_samples(model, inputs, n_passes, chunk_rows, seed, row_keys, first_pass)
         mc_mean, mc_std = member_moments(parts)
         if return_samples:  # each member's passes moved onto the ensemble mean: their spread is the std
