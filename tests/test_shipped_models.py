@@ -108,15 +108,14 @@ def test_shipped_layer1_blend_ranks_the_test_split_better_than_its_parts(public_
     better than their own networks alone and than the tree baseline trained on the same rows."""
     import os
 
-    import yaml
     from sklearn.metrics import roc_auc_score
 
     from ccsnscore.data.channels import build_channels
     from ccsnscore.evaluation.testset import labelled_samples, tree_baseline_scores
     from ccsnscore.inference.mc_dropout import eval_score_table
-    from ccsnscore.inference.model_set import LABELS_CONFIG
+    from ccsnscore.inference.model_set import unclassified_types
 
-    unclassified = yaml.safe_load(LABELS_CONFIG.read_text())["unclassified"]
+    unclassified = unclassified_types()
     models = load_model_set(None, "S", layers=["layer1"])
     cache = os.environ.get("CCSNSCORE_CACHE_DIR", REPO / ".cache" / "ccsnscore")
     table, arrays, _ = labelled_samples(models, public_data_root, cache, "checkpoint", unclassified)

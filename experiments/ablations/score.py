@@ -32,10 +32,10 @@ from ccsnscore.evaluation.baseline import tree_features, tree_scores
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.mc_dropout import score_table
-from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set
+from ccsnscore.inference.model_set import load_model_set, unclassified_types
 
 HERE = Path(__file__).resolve().parent
-UNCLASSIFIED = __import__("yaml").safe_load(LABELS_CONFIG.read_text())["unclassified"]
+UNCLASSIFIED = unclassified_types()
 SHOWN = [
     "accuracy",
     "macro_auc",

@@ -26,19 +26,13 @@ import torch
 
 from ccsnscore.evaluation.baseline import fit_tree, tree_features
 from ccsnscore.evaluation.testset import labelled_samples
-from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set
+from ccsnscore.inference.model_set import load_model_set, unclassified_types
 from ccsnscore.model.checkpoints import classifier_path, replace_network
 from ccsnscore.model.network import BlendedClassifier
 from ccsnscore.model.trees import LC_STEP, TreeEnsemble
 
 log = logging.getLogger("ccsnscore.evaluation")
 DEFAULT_TREE_WEIGHT = 0.5
-
-
-def _unclassified() -> list[str]:
-    import yaml
-
-    return list(yaml.safe_load(LABELS_CONFIG.read_text())["unclassified"])
 
 
 def _cases(run_dir: Path) -> list[str]:
@@ -62,7 +56,7 @@ def blend_run(
     written = []
     for case in _cases(run_dir):
         model_set = load_model_set(run_dir, case)
-        table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", _unclassified())
+        table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", unclassified_types())
         features = tree_features(arrays, case, LC_STEP)
         for layer, models in model_set.layers.items():
             true = table[f"true_{layer}"].to_numpy(object)

@@ -28,6 +28,11 @@ def default_hierarchy() -> Hierarchy:
     return Hierarchy.from_config(yaml.safe_load(LABELS_CONFIG.read_text())["hierarchy"])
 
 
+def unclassified_types() -> list[str]:
+    """The types the labels config treats as unclassified (no usable label)."""
+    return list(yaml.safe_load(LABELS_CONFIG.read_text())["unclassified"])
+
+
 @dataclass
 class ModelSet:
     """Classifiers of one input case: ``layers[layer][positive] -> BinaryClassifier``.
