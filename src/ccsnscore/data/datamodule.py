@@ -50,6 +50,11 @@ class CCSNDataModule(L.LightningDataModule):
     The test split is fixed (``test_split_file``, created on first use); validation is
     ``val_fraction`` of the remaining objects, stratified by label; synthetic samples (``augment``)
     are made from training samples only and join the training split only.
+
+    ``train_on_val``: the training split also takes the validation objects (all their spectra); the
+    validation split stays as it is but is no longer held out. Used to refit a classifier on every
+    labelled spectrum outside the test split once early stopping has fixed its epochs
+    (:mod:`ccsnscore.training.refit`).
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class CCSNDataModule(L.LightningDataModule):
         batch_augment: Any = None,
         prepared: tuple | None = None,
         n_jobs: int = 1,
+        train_on_val: bool = False,
     ):
         super().__init__()
         self.data_root, self.cache_dir, self.test_split_file = data_root, cache_dir, test_split_file
@@ -84,6 +90,7 @@ class CCSNDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.augment = dict(augment or {})
         self.val_sources = tuple(val_sources) if val_sources else None
+        self.train_on_val = bool(train_on_val)
         spectrum_cfg = self.preprocessing.spectrum
         self.batch_augment = SpectrumAugmentation.from_config(
             batch_augment,
@@ -140,6 +147,8 @@ class CCSNDataModule(L.LightningDataModule):
             in_val_object = split_mask(task["name"], val_names) & ~is_test
             is_val = in_val_object & task["source"].isin(self.val_sources).to_numpy()
             is_train = ~is_test & ~in_val_object
+        if self.train_on_val:
+            is_train = ~is_test
         arrays = {k: getattr(ds, k)[rows] for k in ("spectrum", "lc", "lc_mag", "dmdt")}
         self.tables = {
             "train": task[is_train].reset_index(drop=True),

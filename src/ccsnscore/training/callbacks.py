@@ -37,3 +37,22 @@ class EpochSummary(Callback):
         log.info(
             "%s epoch %d: %s", self.label, trainer.current_epoch, " ".join(f"{k}={v:.4f}" for k, v in shown.items())
         )
+
+
+class LearningRateHistory(Callback):
+    """The learning rate of each training epoch (first optimizer, first parameter group), as
+    :attr:`rates`; a refit replays it (:mod:`ccsnscore.training.refit`)."""
+
+    def __init__(self):
+        self.rates: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.optimizers:
+            del self.rates[trainer.current_epoch :]  # a resumed fit repeats no epoch
+            self.rates.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+
+    def state_dict(self) -> dict:  # kept in Lightning checkpoints, so a resumed fit has every epoch
+        return {"rates": list(self.rates)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rates = [float(r) for r in state_dict.get("rates", [])]

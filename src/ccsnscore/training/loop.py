@@ -36,8 +36,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.config import PreprocessingConfig
 from ccsnscore.model.checkpoints import classifier_metadata, classifier_path, save_classifier
-from ccsnscore.training.callbacks import EpochSummary
-from ccsnscore.training.sampling import balanced_rounds
+from ccsnscore.training.callbacks import EpochSummary, LearningRateHistory
+from ccsnscore.training.refit import refit_classifier
+from ccsnscore.training.sampling import balanced_rounds, class_weight
 
 log = logging.getLogger("ccsnscore.training")
 SUMMARY_KEYS = ("val/loss_best", "val/loss", "val/auroc", "val/acc")
@@ -169,12 +170,11 @@ def train_classifier(
         rounds = balanced_rounds(datamodule.train_labels, int(cfg.max_rounds), np.random.default_rng(int(cfg.seed)))
     elif balance == "weighted":  # every sample in one fit; each class carries half the loss
         labels = datamodule.train_labels
-        n_pos = int(labels.sum())
-        n_neg = len(labels) - n_pos
-        if n_pos == 0 or n_neg == 0:
-            raise ValueError(f"{label}: a class has no training samples ({n_pos} positive, {n_neg} negative)")
+        try:
+            model.class_weight = class_weight(labels)
+        except ValueError as error:
+            raise ValueError(f"{label}: {error}") from None
         rounds = [np.arange(len(labels))]
-        model.class_weight = (len(labels) / (2 * n_neg), len(labels) / (2 * n_pos))
     else:
         raise ValueError(f"balance must be 'rounds' or 'weighted', got {balance!r}")
     log.info(
@@ -203,7 +203,8 @@ def train_classifier(
             for lg in loggers:
                 if hasattr(lg, "step_offset"):
                     lg.step_offset = step_offset
-            callbacks = _instantiate_callbacks(cfg, round_dir, f"{label} round {k}")
+            rate_history = LearningRateHistory()
+            callbacks = [*_instantiate_callbacks(cfg, round_dir, f"{label} round {k}"), rate_history]
             if k == 1:
                 callbacks += list(extra_callbacks)
             trainer = instantiate(
@@ -228,6 +229,11 @@ def train_classifier(
                 "best_score": None if score is None else float(score),
                 "epochs": int(trainer.current_epoch),
                 "global_step": int(trainer.global_step),
+                # epochs up to and including the best one, and the learning rate of every epoch
+                "best_epochs": int(torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]) + 1
+                if best_path
+                else int(trainer.current_epoch),
+                "learning_rates": rate_history.rates,
             }
             if trainer.is_global_zero and ckpt_cb is not None and best_path:
                 summary_file.parent.mkdir(parents=True, exist_ok=True)
@@ -249,8 +255,19 @@ def train_classifier(
         rounds=len(rounds),
         best_round=best_round,
         epochs=sum(h["epochs"] for h in history),
-        seconds=round(time.perf_counter() - start, 1),
     )
+    refit = None
+    if cfg.get("refit"):  # the validation metrics above stay those of the held-out first fit
+        first = history[0]
+        if "learning_rates" not in first:
+            raise ValueError(
+                f"{label}: refit=true needs the learning rates of the first fit, which this run's "
+                "finished round did not record; train it again in a new run_dir"
+            )
+        model, refit = refit_classifier(
+            cfg, build_module, prepared, first["best_epochs"], first["learning_rates"], label
+        )
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
 
     run_cfg = OmegaConf.to_container(cfg, resolve=True)
     for lg in loggers:
@@ -286,6 +303,7 @@ def train_classifier(
             },
             "run_dir": run_dir.name,
             "seconds": metrics["seconds"],
+            "refit": refit,
         }
         _save(
             cfg,
@@ -410,6 +428,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError(f"data.layer={layer}: not a layer of the labels config ({list(cfg.labels.layers)})")
     if case not in INPUT_CASES:
         raise ValueError(f"data.input_case={case}: choose one of {list(INPUT_CASES)}")
+    if cfg.get("refit") and str(cfg.get("balance", "rounds")) != "weighted":
+        raise ValueError("refit=true replays a single fit: it needs balance=weighted, not balanced rounds")
     if cfg.get("ckpt_resume") and not Path(cfg.ckpt_resume).is_dir():
         raise ValueError(f"ckpt_resume={cfg.ckpt_resume}: no such run directory")
     for key in TRAINER_COUNTS:

@@ -1,4 +1,4 @@
-"""Balanced training rounds for a binary classifier (paper section 4)."""
+"""Class balance for a binary classifier: the paper's balanced rounds (section 4) or a class-weighted loss."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ def balanced_rounds(labels, max_rounds: int = 3, rng: np.random.Generator | int 
     shuffled = rng.permutation(large)
     n_rounds = min(max_rounds, len(large) // n)
     return [np.sort(np.concatenate([small, shuffled[k * n : (k + 1) * n]])).astype(np.int64) for k in range(n_rounds)]
+
+
+def class_weight(labels) -> tuple[float, float]:
+    """``(negative, positive)`` loss weights of binary ``labels`` that give each class half the loss."""
+    labels = np.asarray(labels)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"a class has no training samples ({n_pos} positive, {n_neg} negative)")
+    return len(labels) / (2 * n_neg), len(labels) / (2 * n_pos)
