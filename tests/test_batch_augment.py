@@ -25,7 +25,10 @@ def test_off_is_identity_up_to_normalisation():
         SpectrumAugmentation.from_config({"enabled": True, "nois": 0.1})
 
 
-@pytest.mark.parametrize("setting", [{"noise": 0.1}, {"tilt": 0.3}, {"host": 0.5}, {"redshift": 0.01}, {"crop": 0.3}])
+@pytest.mark.parametrize(
+    "setting",
+    [{"noise": 0.1}, {"tilt": 0.3}, {"host": 0.5}, {"redshift": 0.01}, {"crop": 0.3}, {"telluric": 0.5}, {"blur": 1.5}],
+)
 def test_each_perturbation_keeps_shape_coverage_and_normalisation(setting):
     torch.manual_seed(0)
     x = spectra()
@@ -69,3 +72,31 @@ def test_host_light_adds_narrow_h_alpha():
     at_h_alpha = out[:, (wave - 6563).abs().argmin()]
     away = out[:, (wave - 6000).abs().argmin()]
     assert (at_h_alpha > away).float().mean() > 0.9
+
+
+def test_telluric_residuals_sit_where_the_o2_bands_fall_for_low_redshifts():
+    n_wave = 256
+    wave = torch.linspace(4200, 9200, n_wave)
+    x = torch.ones(400, n_wave, 1)
+    torch.manual_seed(0)
+    out = SpectrumAugmentation(probability=1.0, telluric=0.5, telluric_zmax=0.1)(x)[..., 0]
+    change = (out - out.median(dim=1, keepdim=True).values).abs()
+    strongest = wave[change.argmax(dim=1)]
+    # the B band (6875 A observed) lies between 6250 and 6875 A rest, the A band (7605) between 6914 and 7605
+    assert ((strongest > 6875 / 1.1 - 60) & (strongest < 7605 + 60)).all()
+    assert (change[:, wave < 6000].amax(dim=1) < 1e-3).all() and (change[:, wave > 7850].amax(dim=1) < 1e-3).all()
+    dips = (out[:, (wave - 7300).abs() < 320] < out.median(dim=1, keepdim=True).values).any(dim=1)
+    assert 0.2 < dips.float().mean() < 1.0  # residuals of either sign
+
+
+def test_blur_smooths_a_narrow_line_and_keeps_its_position():
+    n_wave = 128
+    x = torch.full((100, n_wave), 0.5)
+    x[:, 64] = 1.0
+    x[:, :5] = 0
+    torch.manual_seed(0)
+    out = SpectrumAugmentation(probability=1.0, blur=2.0)(x.unsqueeze(-1))[..., 0]
+    assert (out[:, 64] >= out[:, 63]).all() and (out[:, 64] >= out[:, 65]).all()
+    contrast = (out[:, 64] - out[:, 40]) / out[:, 64]
+    assert (contrast < 0.5).float().mean() > 0.5  # a line of contrast 0.5 mostly washed out
+    assert (out[:, :5] == 0).all() and (out[:, 5] > 0.3).all()  # no flux leaks into or out of the gap

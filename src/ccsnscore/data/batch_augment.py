@@ -9,6 +9,12 @@ over the batch. Each perturbation is applied to a sample with probability ``prob
 - ``host``: host-galaxy light, a smooth red continuum and narrow (SEDM-resolution) emission lines
   (H-alpha, [N II], H-beta, [O III], [S II]) of total strength up to ``host`` times the spectrum's
   median absolute flux;
+- ``telluric``: residuals of the telluric O2 A and B bands (observed 7605 and 6875 Angstrom) left by an
+  imperfect telluric correction, placed at the rest wavelengths of a redshift ``U(0, telluric_zmax)``:
+  SEDM-width dips or bumps of depth ``U(-telluric, telluric)`` times the median absolute flux;
+- ``blur``: a coarser resolution, a Gaussian smoothing of ``U(0, blur)`` pixels' standard
+  deviation within the covered pixels (literature spectra smoothed to a resolution that is not
+  quite SEDM's);
 - ``noise``: Gaussian noise of standard deviation ``U(0, noise)`` (normalised flux units);
 - ``crop``: up to ``crop`` of the covered pixels removed at each end (shorter coverage).
 
@@ -35,6 +41,8 @@ HOST_LINES = (
     (6731.0, 0.15),
 )
 """Rest wavelength (Angstrom) and relative strength of typical star-forming host emission lines."""
+TELLURIC_BANDS = (7605.0, 6875.0)
+"""Observed wavelengths (Angstrom) of the telluric O2 A and B bands."""
 
 
 @dataclass
@@ -50,6 +58,9 @@ class SpectrumAugmentation:
     host: float = 0.0
     noise: float = 0.0
     crop: float = 0.0
+    telluric: float = 0.0
+    telluric_zmax: float = 0.1
+    blur: float = 0.0
     resolution: float = 100.0
 
     @classmethod
@@ -81,6 +92,10 @@ class SpectrumAugmentation:
         scale = _median_abs(flux, covered)
         if self.host > 0:
             flux = flux + self._host(wave, n, device) * scale * self._chosen(n, device)
+        if self.telluric > 0:
+            flux = flux + self._telluric(wave, n, device) * scale * self._chosen(n, device)
+        if self.blur > 0:
+            flux = self._blur(flux, covered)
         if self.noise > 0:
             sigma = torch.rand(n, 1, device=device) * self.noise * self._chosen(n, device)
             flux = flux + torch.randn_like(flux) * sigma
@@ -116,6 +131,33 @@ class SpectrumAugmentation:
         host = continuum + line_strength * lines
         host = host / host.amax(dim=1, keepdim=True).clamp_min(1e-12)
         return host * torch.rand(n, 1, device=device) * self.host
+
+    def _telluric(self, wave, n, device):
+        """``(n, n_wave)`` telluric residuals: one SEDM-width Gaussian per band at its rest wavelength
+        for a random redshift, signed depth ~ U(-telluric, telluric) each."""
+        z = torch.rand(n, 1, device=device) * self.telluric_zmax
+        residual = torch.zeros(n, wave.numel(), device=device)
+        for observed in TELLURIC_BANDS:
+            centre = observed / (1 + z)
+            sigma = centre / self.resolution / 2.3548
+            depth = (torch.rand(n, 1, device=device) * 2 - 1) * self.telluric
+            residual = residual + depth * torch.exp(-0.5 * ((wave[None, :] - centre) / sigma) ** 2)
+        return residual
+
+    def _blur(self, flux, covered):
+        """Each chosen row smoothed by a Gaussian of ``U(0, blur)`` pixels' sigma, normalised by the
+        smoothed coverage so that uncovered pixels add nothing."""
+        n, n_wave = flux.shape
+        sigma = (torch.rand(n, 1, device=flux.device) * self.blur * self._chosen(n, flux.device)).clamp_min(1e-3)
+        half = max(1, int(3 * self.blur + 0.5))
+        offsets = torch.arange(-half, half + 1, device=flux.device, dtype=flux.dtype)
+        kernel = torch.exp(-0.5 * (offsets[None, :] / sigma) ** 2)  # (n, 2 half + 1)
+        mask = covered.to(flux.dtype)
+        pad = torch.nn.functional.pad
+        windows = pad(flux * mask, (half, half)).unfold(1, 2 * half + 1, 1)  # (n, n_wave, 2 half + 1)
+        weights = pad(mask, (half, half)).unfold(1, 2 * half + 1, 1)
+        smoothed = (windows * kernel[:, None, :]).sum(-1) / (weights * kernel[:, None, :]).sum(-1).clamp_min(1e-12)
+        return torch.where(covered, smoothed, flux)
 
     def _crop(self, covered):
         n, n_wave = covered.shape
