@@ -21,10 +21,12 @@ def arrays(n=200, seed=0):
 
 def test_features_per_input_case():
     a, _ = arrays(10)
-    assert tree_features(a, "S").shape == (10, 64)
-    assert tree_features(a, "SL").shape == (10, 64 + 2 * 40)
-    assert tree_features(a, "SD").shape == (10, 64 + 2 * 576)
-    assert tree_features(a, "SLD").shape == (10, 64 + 2 * 40 + 2 * 576)
+    spectrum = 2 * 64  # flux and continuum-removed flux
+    assert tree_features(a, "S").shape == (10, spectrum)
+    assert tree_features(a, "SL").shape == (10, spectrum + 2 * 40)
+    assert tree_features(a, "SD").shape == (10, spectrum + 2 * 576)
+    assert tree_features(a, "SLD").shape == (10, spectrum + 2 * 40 + 2 * 576)
+    assert tree_features(a, "S", continuum_window=0).shape == (10, 64)
 
 
 def test_tree_learns_a_line_and_ranks_new_rows():

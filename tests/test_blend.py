@@ -14,7 +14,7 @@ from ccsnscore.inference.mc_dropout import mc_dropout_scores, member_moments, me
 from ccsnscore.inference.model_set import load_model_set
 from ccsnscore.model.checkpoints import ClassifierFileError, _write, load_classifier, save_classifier, weights_sha256
 from ccsnscore.model.network import BinaryClassifier, BlendedClassifier, EnsembleClassifier
-from ccsnscore.model.trees import TreeEnsemble, channel_features
+from ccsnscore.model.trees import TreeEnsemble, channel_features, continuum_removed
 from ccsnscore.testing.toy_models import SMALL, write_untrained_models
 
 
@@ -38,6 +38,52 @@ def test_copied_trees_give_scikit_learns_probabilities():
     np.testing.assert_allclose(trees(torch.as_tensor(x)).numpy(), ours)
     with pytest.raises(ValueError, match="read 16 features, got 15"):
         trees(torch.zeros(2, 15))
+
+
+def test_continuum_removed_flux_is_the_flux_minus_its_running_mean_over_covered_pixels():
+    from scipy.ndimage import uniform_filter1d
+
+    rng = np.random.default_rng(0)
+    flux = rng.uniform(0.2, 1.0, (4, 128))
+    flux[:, :10] = 0  # no coverage at the blue end
+    flux[1, 60] = 0  # a gap
+    covered = flux != 0
+    with np.errstate(invalid="ignore"):  # windows without any covered pixel: uncovered, NaN below
+        mean = uniform_filter1d(flux, 15, axis=1, mode="nearest") / uniform_filter1d(
+            covered.astype(float), 15, axis=1, mode="nearest"
+        )
+    expected = np.where(covered, flux - mean, np.nan)
+    ours = continuum_removed(torch.as_tensor(flux, dtype=torch.float64), 15).numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+    assert np.isnan(ours[:, :10]).all() and np.isnan(ours[1, 60])
+    batch = {"spectrum": torch.as_tensor(flux, dtype=torch.float32)[..., None]}
+    assert channel_features(batch, ["spectrum"], continuum_window=15).shape == (4, 256)
+    assert channel_features(batch, ["spectrum"]).shape == (4, 128)
+
+
+def test_trees_on_continuum_removed_features_read_them_back_from_the_file(tmp_path):
+    rng = np.random.default_rng(1)
+    flux = rng.uniform(0.5, 1.0, (300, 256)).astype(np.float32)
+    label = rng.uniform(size=300) < 0.5
+    flux[label, 120:123] *= 0.6  # an absorption line on a varying continuum
+    flux = flux * np.linspace(0.5, 1.5, 256, dtype=np.float32) ** rng.uniform(-2, 2, (300, 1)).astype(np.float32)
+    batch = {"spectrum": torch.as_tensor(flux / flux.max(axis=1, keepdims=True))[..., None]}
+    features = channel_features(batch, ["spectrum"], continuum_window=15).numpy()
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(features, label)
+    trees = TreeEnsemble.from_sklearn(model, features.shape[1], continuum_window=15)
+    torch.manual_seed(0)
+    blend = BlendedClassifier.from_parts(BinaryClassifier("S", **SMALL), trees, 0.5)
+    path = save_classifier(
+        tmp_path / "layer1" / "S" / "Hrich.pt",
+        blend,
+        layer="layer1",
+        positive="Hrich",
+        label_map={"Hrich": ["II"], "Hpoor": ["Ib"]},
+        preprocessing=PreprocessingConfig(),
+    )
+    loaded = load_classifier(path)
+    assert loaded.tree.config["continuum_window"] == 15
+    np.testing.assert_allclose(loaded.tree_proba(batch).numpy(), model.predict_proba(features)[:, 1], atol=1e-6)
 
 
 def blended_spectrum_classifier(members: int | None = None, weight: float = 0.4):
@@ -112,8 +158,12 @@ def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
     assert isinstance(model, BlendedClassifier) and model.channels == ["spectrum", "lc_r", "lc_g"]
     record = model.metadata["training"]["tree"]
     assert record["weight"] == 0.5 and record["n_train"] > 0 and record["iterations"] >= 1
+    assert record["continuum_window"] == model.tree.config["continuum_window"] == 15
+    assert model.tree.config["n_features"] == 2 * 256 + 2 * 40  # flux, continuum-removed flux, light curves
     assert "0.5 x network + 0.5 x trees" in model_card(model.path)
     assert "trees" not in model_card(models / "layer1" / "SL" / "Hrich.pt").split("## Training data")[0]
     assert model.metadata["test_split"] == load_classifier(models / "layer1" / "SL" / "Hrich.pt").metadata["test_split"]
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", tree_weight=1.0)
+    with pytest.raises(ValueError, match="continuum-window"):
+        blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", continuum_window=-1)

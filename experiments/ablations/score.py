@@ -10,6 +10,7 @@ seeds are also combined into a deep ensemble (mean of the seeds' MC means; sprea
 MC spread, as the package's ensembles). The tree baseline (:mod:`ccsnscore.evaluation.baseline`,
 three seeds) is trained on the same non-test rows of each preprocessing. With ``--blend W``
 each run and the ensemble are also scored blended with a tree of the baseline (``+tree`` rows;
+``--tree-continuum N``: trees that also read the continuum-removed spectrum, ``tree+contN`` rows;
 :class:`ccsnscore.model.network.BlendedClassifier`, trees weighing W). Writes ``<table>.csv`` (one
 row per run) and ``<table>.md``.
 """
@@ -110,11 +111,16 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "")
     return result
 
 
-def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2)):
+def tree_metrics(
+    run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2), continuum_window: int = 0
+):
     """Test-split figures of the tree baseline, one per seed, and its test scores (``<class>@<seed>``
-    columns, indexed by spectrum file); computed once per preprocessing."""
+    columns, indexed by spectrum file); computed once per preprocessing and feature set
+    (``continuum_window``, :func:`ccsnscore.model.trees.channel_features`)."""
     model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
     key = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
+    if continuum_window:
+        key += f"|continuum_window={continuum_window}"
     cached = out / "_tree" / f"{case}_{layer}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
     scores_file = cached.with_suffix(".scores.csv")
     if cached.is_file() and scores_file.is_file():
@@ -123,7 +129,7 @@ def tree_metrics(run_dir: Path, layer: str, case: str, data_root, cache_dir, out
     in_layer = (table[f"true_{layer}"] != "").to_numpy()
     test = table["is_test"].to_numpy() & in_layer
     train = ~table["is_test"].to_numpy() & in_layer
-    features = tree_features(arrays, case)
+    features = tree_features(arrays, case, continuum_window=continuum_window)
     classes = list(model_set.layers[layer])
     true_train = table.loc[train, f"true_{layer}"].to_numpy()
     true_test = table.loc[test, f"true_{layer}"].to_numpy()
@@ -185,6 +191,13 @@ def main(argv=None) -> int:
         metavar="W",
         help="also score each run (and the ensemble) blended with the tree baseline, trees weighing W",
     )
+    parser.add_argument(
+        "--tree-continuum",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the trees also read the spectrum minus its N-pixel running mean (0: flux grid only)",
+    )
     parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT", "../shared/data/ccsn-public"))
     parser.add_argument("--cache-dir", default=".cache/ccsnscore")
     args = parser.parse_args(argv)
@@ -200,6 +213,7 @@ def main(argv=None) -> int:
     )
     rows = []
     tree_done = set()
+    tree = f"tree+cont{args.tree_continuum}" if args.tree_continuum else "tree"
     for name in names:
         runs = []
         for run_dir in sorted((root / name).glob("seed*")):
@@ -219,11 +233,13 @@ def main(argv=None) -> int:
             runs.append(run_dir)
             run_classes = classes
             preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
-            trees_metrics, trees = tree_metrics(run_dir, layer, case, args.data_root, args.cache_dir, root)
+            trees_metrics, trees = tree_metrics(
+                run_dir, layer, case, args.data_root, args.cache_dir, root, continuum_window=args.tree_continuum
+            )
             if preprocessing not in tree_done:
                 tree_done.add(preprocessing)
                 for t in trees_metrics:
-                    rows.append({"variant": f"tree[{name}]", "run": f"seed{t['seed']}", **t})
+                    rows.append({"variant": f"{tree}[{name}]", "run": f"seed{t['seed']}", **t})
         suffix = f"_{args.mc_scope}" if args.mc_scope else ""
         label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
         if len(runs) >= 2:
@@ -235,10 +251,10 @@ def main(argv=None) -> int:
                 blended = blend_metrics(
                     [run_dir], trees, tree_seeds[k % len(tree_seeds)], run_classes, args.blend, suffix
                 )
-                rows.append({"variant": f"{label}+tree", "run": run_dir.name, **blended})
+                rows.append({"variant": f"{label}+{tree}", "run": run_dir.name, **blended})
             if len(runs) >= 2:
                 blended = blend_metrics(runs, trees, tree_seeds[0], run_classes, args.blend, suffix)
-                rows.append({"variant": f"{label}+ensemble{len(runs)}+tree", "run": "ensemble", **blended})
+                rows.append({"variant": f"{label}+ensemble{len(runs)}+{tree}", "run": "ensemble", **blended})
     table = pd.DataFrame(rows)
     if table.empty:
         print("no finished runs")

@@ -1,7 +1,8 @@
 """A non-deep floor for every classifier: gradient-boosted trees on the same cached arrays.
 
-Features are the model inputs of the input case, flattened: the spectrum's flux grid, each band's
-normalised light-curve flux every ``lc_step`` days, and each band's dm-dt histogram. One
+Features are the model inputs of the input case, flattened: the spectrum's flux grid and its
+continuum-removed flux (:func:`ccsnscore.model.trees.continuum_removed`), each band's normalised
+light-curve flux every ``lc_step`` days, and each band's dm-dt histogram. One
 :class:`~sklearn.ensemble.HistGradientBoostingClassifier` per one-vs-rest task, with balanced class
 weights, trained on the rows a network of that task may learn from (training and validation, never
 the test split).
@@ -14,17 +15,22 @@ from collections.abc import Mapping
 import numpy as np
 
 from ccsnscore.data.channels import build_channels, channel_names
-from ccsnscore.model.trees import LC_STEP, channel_features
+from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, channel_features
 
 
-def tree_features(arrays: Mapping[str, np.ndarray], input_case: str = "S", lc_step: int = LC_STEP) -> np.ndarray:
+def tree_features(
+    arrays: Mapping[str, np.ndarray],
+    input_case: str = "S",
+    lc_step: int = LC_STEP,
+    continuum_window: int = CONTINUUM_WINDOW,
+) -> np.ndarray:
     """``(n, n_features)`` float32 features from prepared arrays (``spectrum`` ``(n, n_wave)``,
     ``lc`` ``(n, n_bands, n_days, 2)``, ``dmdt`` ``(n, n_bands, n_dm, n_dt)``, optional ``bands``):
     :func:`ccsnscore.model.trees.channel_features` of the model inputs, as the trees of a blended
     classifier read them."""
     bands = tuple(arrays["bands"]) if "bands" in arrays else ("r", "g")
     channels = build_channels(arrays, input_case, bands)
-    return channel_features(channels, channel_names(input_case, bands), lc_step).numpy()
+    return channel_features(channels, channel_names(input_case, bands), lc_step, continuum_window).numpy()
 
 
 def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):

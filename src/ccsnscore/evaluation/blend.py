@@ -1,7 +1,7 @@
 """Blend trained classifiers with gradient-boosted trees fitted on the same rows.
 
     python -m ccsnscore.evaluation.blend RUN_DIR --out OUT_DIR [--tree-weight 0.5] [--seed 0]
-        [--data-root DIR] [--cache-dir DIR]
+        [--continuum-window 15] [--data-root DIR] [--cache-dir DIR]
 
 For every classifier ``RUN_DIR/classifiers/<layer>/<case>/<class>.pt`` one
 :class:`~sklearn.ensemble.HistGradientBoostingClassifier` is fitted on the rows its network could
@@ -29,7 +29,7 @@ from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.model_set import load_model_set, unclassified_types
 from ccsnscore.model.checkpoints import classifier_path, replace_network
 from ccsnscore.model.network import BlendedClassifier
-from ccsnscore.model.trees import LC_STEP, TreeEnsemble
+from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, TreeEnsemble
 
 log = logging.getLogger("ccsnscore.evaluation")
 DEFAULT_TREE_WEIGHT = 0.5
@@ -47,17 +47,21 @@ def blend_run(
     cache_dir: str | os.PathLike = ".cache/ccsnscore",
     tree_weight: float = DEFAULT_TREE_WEIGHT,
     seed: int = 0,
+    continuum_window: int = CONTINUUM_WINDOW,
 ) -> list[Path]:
     """Write a blended copy of every classifier of ``run_dir`` under ``out_dir/classifiers``;
-    returns the files written."""
+    returns the files written. The trees read :func:`ccsnscore.model.trees.channel_features` with
+    ``continuum_window`` (0: the flux grid only)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not 0.0 < tree_weight < 1.0:
         raise ValueError(f"--tree-weight must lie strictly between 0 and 1, got {tree_weight}")
+    if not 0 <= continuum_window <= 1024:
+        raise ValueError(f"--continuum-window must lie between 0 and 1024 pixels, got {continuum_window}")
     written = []
     for case in _cases(run_dir):
         model_set = load_model_set(run_dir, case)
         table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", unclassified_types())
-        features = tree_features(arrays, case, LC_STEP)
+        features = tree_features(arrays, case, LC_STEP, continuum_window)
         for layer, models in model_set.layers.items():
             true = table[f"true_{layer}"].to_numpy(object)
             train = ~table["is_test"].to_numpy() & (true != "")
@@ -66,7 +70,7 @@ def blend_run(
                 if labels.all() or not labels.any():
                     raise ValueError(f"{layer}/{case}/{positive}: the training rows hold one class only")
                 fitted = fit_tree(features[train], labels, seed)
-                trees = TreeEnsemble.from_sklearn(fitted, features.shape[1], LC_STEP)
+                trees = TreeEnsemble.from_sklearn(fitted, features.shape[1], LC_STEP, continuum_window)
                 check = np.flatnonzero(train)[:500]
                 gap = np.abs(
                     trees(torch.as_tensor(features[check])).numpy() - fitted.predict_proba(features[check])[:, 1]
@@ -84,8 +88,10 @@ def blend_run(
                         "seed": seed,
                         "iterations": int(fitted.n_iter_),
                         "n_nodes": trees.config["n_nodes"],
-                        "features": "spectrum flux grid, light-curve flux every "
-                        f"{LC_STEP} days, dm-dt histograms (those of the input case)",
+                        "features": "spectrum flux grid"
+                        + (f" and its flux minus a {continuum_window}-pixel running mean" if continuum_window else "")
+                        + f", light-curve flux every {LC_STEP} days, dm-dt histograms (those of the input case)",
+                        "continuum_window": continuum_window,
                         "n_train": int(train.sum()),
                         "n_positive": int(labels.sum()),
                     }
@@ -104,6 +110,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="folder for the blended classifiers (OUT/classifiers/...)")
     parser.add_argument("--tree-weight", type=float, default=DEFAULT_TREE_WEIGHT, help="the trees' share")
     parser.add_argument("--seed", type=int, default=0, help="the trees' seed (early-stopping rows)")
+    parser.add_argument(
+        "--continuum-window",
+        type=int,
+        default=CONTINUUM_WINDOW,
+        help="pixels of the running mean for the continuum-removed spectrum features (0: flux only)",
+    )
     parser.add_argument("--data-root", default=None, help="dataset folder (default: CCSNSCORE_DATA_ROOT)")
     parser.add_argument(
         "--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", ".cache/ccsnscore"), help="prepared arrays"
@@ -111,7 +123,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        files = blend_run(args.run_dir, args.out, args.data_root, args.cache_dir, args.tree_weight, args.seed)
+        files = blend_run(
+            args.run_dir, args.out, args.data_root, args.cache_dir, args.tree_weight, args.seed, args.continuum_window
+        )
     except (ValueError, FileNotFoundError, OSError) as err:
         if os.environ.get("CCSNSCORE_DEBUG"):
             raise

@@ -15,7 +15,7 @@ from torch import nn
 from ccsnscore.data.channels import channel_names
 from ccsnscore.model.encoders import DmdtEncoder, LightCurveEncoder, spectrum_encoder
 from ccsnscore.model.layers import MC_SCOPES, keras_init_
-from ccsnscore.model.trees import TreeEnsemble, channel_features
+from ccsnscore.model.trees import TreeEnsemble
 
 ENCODERS = {"spectrum": spectrum_encoder, "lc": LightCurveEncoder, "dmdt": DmdtEncoder}
 
@@ -182,7 +182,7 @@ class BlendedClassifier(nn.Module):
     @torch.no_grad()
     def tree_proba(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The trees' probabilities ``(B,)``."""
-        return self.tree(channel_features(batch, self.channels, self.tree.config["lc_step"]))
+        return self.tree(self.tree.features(batch, self.channels))
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``(B,)`` of the blended probability."""

@@ -17,18 +17,40 @@ from torch import nn
 
 LC_STEP = 5
 """A light-curve channel enters the trees' features every ``LC_STEP`` days (flux only)."""
+CONTINUUM_WINDOW = 15
+"""Pixels of the running mean whose difference from the flux gives the trees the spectrum's lines
+(:func:`continuum_removed`); 0: flux only."""
+
+
+def continuum_removed(flux: torch.Tensor, window: int) -> torch.Tensor:
+    """``(B, n_wave)`` flux minus its running mean over ``window`` covered pixels (edges repeated);
+    NaN where the spectrum has no coverage (the trees send those pixels down their missing-value
+    side). A tree splits on one feature at a time, so line depths relative to the neighbouring
+    continuum, which a network's convolutions compute, must be handed to it."""
+    covered = (flux != 0).to(flux.dtype)
+    pad = window // 2
+
+    def running_mean(values):
+        padded = torch.nn.functional.pad(values[:, None, :], (pad, window - 1 - pad), mode="replicate")
+        return torch.nn.functional.avg_pool1d(padded, window, stride=1)[:, 0, :]
+
+    continuum = running_mean(flux * covered) / running_mean(covered).clamp_min(1e-3)
+    return torch.where(covered.bool(), flux - continuum, torch.full_like(flux, float("nan")))
 
 
 def channel_features(
-    batch: Mapping[str, torch.Tensor], channels: Sequence[str], lc_step: int = LC_STEP
+    batch: Mapping[str, torch.Tensor], channels: Sequence[str], lc_step: int = LC_STEP, continuum_window: int = 0
 ) -> torch.Tensor:
     """``(B, n_features)`` features from model inputs, in ``channels`` order: the spectrum's flux
-    grid, each light curve's flux every ``lc_step`` days, each dm-dt histogram."""
+    grid (followed by its :func:`continuum_removed` flux when ``continuum_window`` > 0), each light
+    curve's flux every ``lc_step`` days, each dm-dt histogram."""
     parts = []
     for name in channels:
         values = batch[name]
         if name == "spectrum":
             values = values[..., 0]
+            if continuum_window > 0:
+                values = torch.cat([values, continuum_removed(values.float(), int(continuum_window))], dim=1)
         elif name.startswith("lc_"):
             values = values[:, ::lc_step, 0]
         parts.append(values.reshape(len(values), -1))
@@ -44,7 +66,15 @@ class TreeEnsemble(nn.Module):
     node sends missing values left; the leaves' values add up with ``baseline`` to the log-odds.
     """
 
-    def __init__(self, n_nodes: int, n_trees: int, n_features: int, max_depth: int, lc_step: int = LC_STEP):
+    def __init__(
+        self,
+        n_nodes: int,
+        n_trees: int,
+        n_features: int,
+        max_depth: int,
+        lc_step: int = LC_STEP,
+        continuum_window: int = 0,
+    ):
         super().__init__()
         self.config = {
             "n_nodes": int(n_nodes),
@@ -52,6 +82,7 @@ class TreeEnsemble(nn.Module):
             "n_features": int(n_features),
             "max_depth": int(max_depth),
             "lc_step": int(lc_step),
+            "continuum_window": int(continuum_window),
         }
         for name, dtype in (("feature", torch.int64), ("left", torch.int64), ("right", torch.int64)):
             self.register_buffer(name, torch.zeros(int(n_nodes), dtype=dtype))
@@ -63,7 +94,7 @@ class TreeEnsemble(nn.Module):
         self.register_buffer("baseline", torch.zeros(1, dtype=torch.float64))
 
     @classmethod
-    def from_sklearn(cls, model, n_features: int, lc_step: int = LC_STEP) -> TreeEnsemble:
+    def from_sklearn(cls, model, n_features: int, lc_step: int = LC_STEP, continuum_window: int = 0) -> TreeEnsemble:
         """A copy of a fitted binary :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
         without categorical features."""
         if len(getattr(model, "classes_", ())) != 2:
@@ -78,6 +109,7 @@ class TreeEnsemble(nn.Module):
             n_features=n_features,
             max_depth=max(int(nodes["depth"].max()) for nodes in trees) if trees else 0,
             lc_step=lc_step,
+            continuum_window=continuum_window,
         )
         if trees:
             nodes = np.concatenate(trees)
@@ -112,10 +144,16 @@ class TreeEnsemble(nn.Module):
                 self._buffers[name] = buffer.to(self._buffers[name].device)
         return self
 
+    def features(self, batch: Mapping[str, torch.Tensor], channels: Sequence[str]) -> torch.Tensor:
+        """The features these trees were fitted on (:func:`channel_features` with their settings)."""
+        return channel_features(batch, channels, self.config["lc_step"], self.config["continuum_window"])
+
     def validate(self) -> None:
         """Raise ``ValueError`` unless every index stays inside the stored trees (a damaged or
         edited file must fail here, not index out of range while classifying)."""
         n_nodes, n_features = self.config["n_nodes"], self.config["n_features"]
+        if not 0 <= self.config["continuum_window"] <= 1024:
+            raise ValueError(f"tree continuum window {self.config['continuum_window']} out of range")
         for name in ("left", "right", "roots"):
             index = getattr(self, name)
             if len(index) and (index.min() < 0 or index.max() >= n_nodes):
