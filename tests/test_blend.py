@@ -40,6 +40,29 @@ def test_copied_trees_give_scikit_learns_probabilities():
         trees(torch.zeros(2, 15))
 
 
+def test_a_split_of_present_against_missing_values_copies_with_its_infinite_threshold(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    y = rng.uniform(size=400) < 0.5
+    x[y, 1] = np.nan  # the feature is missing exactly for the positives
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(x, y)
+    trees = TreeEnsemble.from_sklearn(model, 3)
+    assert torch.isinf(trees.threshold).any()
+    np.testing.assert_allclose(trees(torch.as_tensor(x)).numpy(), model.predict_proba(x)[:, 1], atol=1e-6)
+    # such trees save and load (a NaN threshold would not)
+    blend = BlendedClassifier.from_parts(BinaryClassifier("S", **SMALL), trees, 0.5)
+    kwargs = dict(layer="layer1", positive="Hrich", label_map={"Hrich": ["II"], "Hpoor": ["Ib"]})
+    path = save_classifier(tmp_path / "layer1" / "S" / "Hrich.pt", blend, preprocessing=PreprocessingConfig(), **kwargs)
+    assert torch.equal(load_classifier(path).tree.threshold, trees.threshold)
+    payload = torch.load(path, weights_only=True)
+    state = payload.pop("state_dict")
+    state["tree.threshold"] = torch.where(torch.isinf(state["tree.threshold"]), float("nan"), state["tree.threshold"])
+    payload["weights_sha256"] = weights_sha256(state)
+    _write(path, payload, state)
+    with pytest.raises(ClassifierFileError, match="NaN"):
+        load_classifier(path)
+
+
 def test_continuum_removed_flux_is_the_flux_minus_its_running_mean_over_covered_pixels():
     from scipy.ndimage import uniform_filter1d
 

@@ -282,9 +282,17 @@ def _read(path: Path, map_location="cpu") -> dict:
             )
     else:
         log.warning("%s: format %s has no checksum; its integrity cannot be checked", path, payload["format"])
-    if not all(torch.isfinite(v).all() for v in state_dict.values() if v.is_floating_point()):
+    if not all(_usable(k, v) for k, v in state_dict.items() if v.is_floating_point()):
         raise ClassifierFileError(f"unusable classifier file: {path} (its weights hold NaN or infinity)")
     return payload
+
+
+def _usable(key: str, tensor: torch.Tensor) -> bool:
+    """Finite, except a tree threshold, which may be infinite (a split of present against missing
+    values, :class:`ccsnscore.model.trees.TreeEnsemble`) but never NaN."""
+    if key == "tree.threshold" or key.endswith(".tree.threshold"):
+        return not bool(torch.isnan(tensor).any())
+    return bool(torch.isfinite(tensor).all())
 
 
 def classifier_metadata(path_or_name: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> dict:

@@ -160,8 +160,9 @@ class TreeEnsemble(nn.Module):
                 raise ValueError(f"tree {name} index outside the {n_nodes} stored nodes")
         if len(self.feature) and (self.feature.min() < 0 or self.feature.max() >= n_features):
             raise ValueError(f"tree feature index outside the {n_features} features")
-        if not all(torch.isfinite(t).all() for t in (self.threshold, self.value, self.baseline)):
-            raise ValueError("tree thresholds or values hold NaN or infinity")
+        # a threshold may be infinite (scikit-learn's split of present against missing values), never NaN
+        if torch.isnan(self.threshold).any() or not all(torch.isfinite(t).all() for t in (self.value, self.baseline)):
+            raise ValueError("tree thresholds hold NaN, or values NaN or infinity")
 
     def log_odds(self, features: torch.Tensor) -> torch.Tensor:
         """``(B,)`` float64 log-odds of the positive class."""
