@@ -27,6 +27,27 @@ def fitted_trees(n_features=16, seed=0):
     return model, x
 
 
+def save_hrich(folder, model):
+    """``model`` saved as a layer-1 case-S Hrich classifier file under ``folder``."""
+    return save_classifier(
+        folder / "layer1" / "S" / "Hrich.pt",
+        model,
+        layer="layer1",
+        positive="Hrich",
+        label_map={"Hrich": ["II"], "Hpoor": ["Ib"]},
+        preprocessing=PreprocessingConfig(),
+    )
+
+
+def tamper(path, key, change):
+    """Rewrite weight ``key`` of a classifier file as ``change(tensor)``, with a matching sha256."""
+    payload = torch.load(path, weights_only=True)
+    state = payload.pop("state_dict")
+    state[key] = change(state[key].clone())
+    payload["weights_sha256"] = weights_sha256(state)
+    _write(path, payload, state)
+
+
 def test_copied_trees_give_scikit_learns_probabilities():
     model, x = fitted_trees()
     trees = TreeEnsemble.from_sklearn(model, x.shape[1])
@@ -51,14 +72,9 @@ def test_a_split_of_present_against_missing_values_copies_with_its_infinite_thre
     np.testing.assert_allclose(trees(torch.as_tensor(x)).numpy(), model.predict_proba(x)[:, 1], atol=1e-6)
     # such trees save and load (a NaN threshold would not)
     blend = BlendedClassifier.from_parts(BinaryClassifier("S", **SMALL), trees, 0.5)
-    kwargs = dict(layer="layer1", positive="Hrich", label_map={"Hrich": ["II"], "Hpoor": ["Ib"]})
-    path = save_classifier(tmp_path / "layer1" / "S" / "Hrich.pt", blend, preprocessing=PreprocessingConfig(), **kwargs)
+    path = save_hrich(tmp_path, blend)
     assert torch.equal(load_classifier(path).tree.threshold, trees.threshold)
-    payload = torch.load(path, weights_only=True)
-    state = payload.pop("state_dict")
-    state["tree.threshold"] = torch.where(torch.isinf(state["tree.threshold"]), float("nan"), state["tree.threshold"])
-    payload["weights_sha256"] = weights_sha256(state)
-    _write(path, payload, state)
+    tamper(path, "tree.threshold", lambda t: torch.where(torch.isinf(t), float("nan"), t))
     with pytest.raises(ClassifierFileError, match="NaN"):
         load_classifier(path)
 
@@ -96,14 +112,7 @@ def test_trees_on_continuum_removed_features_read_them_back_from_the_file(tmp_pa
     trees = TreeEnsemble.from_sklearn(model, features.shape[1], continuum_window=15)
     torch.manual_seed(0)
     blend = BlendedClassifier.from_parts(BinaryClassifier("S", **SMALL), trees, 0.5)
-    path = save_classifier(
-        tmp_path / "layer1" / "S" / "Hrich.pt",
-        blend,
-        layer="layer1",
-        positive="Hrich",
-        label_map={"Hrich": ["II"], "Hpoor": ["Ib"]},
-        preprocessing=PreprocessingConfig(),
-    )
+    path = save_hrich(tmp_path, blend)
     loaded = load_classifier(path)
     assert loaded.tree.config["continuum_window"] == 15
     np.testing.assert_allclose(loaded.tree_proba(batch).numpy(), model.predict_proba(features)[:, 1], atol=1e-6)
@@ -145,26 +154,14 @@ def test_a_blended_ensemble_draws_its_passes_in_blocks_like_all_at_once():
 
 def test_a_blended_classifier_file_round_trips_and_damaged_trees_are_refused(tmp_path):
     blend, _, _ = blended_spectrum_classifier(members=2)
-    path = save_classifier(
-        tmp_path / "layer1" / "S" / "Hrich.pt",
-        blend,
-        layer="layer1",
-        positive="Hrich",
-        label_map={"Hrich": ["II"], "Hpoor": ["Ib"]},
-        preprocessing=PreprocessingConfig(),
-    )
+    path = save_hrich(tmp_path, blend)
     loaded = load_classifier(path)
     assert isinstance(loaded, BlendedClassifier) and loaded.tree_weight == blend.tree_weight
     batch = {"spectrum": torch.randn(3, 256, 1)}
     blend.eval()
     torch.testing.assert_close(loaded.predict_proba(batch), blend.predict_proba(batch))
     # a file whose trees point outside themselves, even with a matching checksum, fails on load
-    payload = torch.load(path, weights_only=True)
-    state = payload.pop("state_dict")
-    state["tree.left"] = state["tree.left"].clone()
-    state["tree.left"][0] = 10**9
-    payload["weights_sha256"] = weights_sha256(state)
-    _write(path, payload, state)
+    tamper(path, "tree.left", lambda t: t.index_fill(0, torch.tensor([0]), 10**9))
     with pytest.raises(ClassifierFileError, match="tree left index outside"):
         load_classifier(path)
 
