@@ -36,3 +36,13 @@ def test_tree_learns_a_line_and_ranks_new_rows():
     assert scores["pos"].shape == (200,)
     assert ((scores["pos"] > 0.5) == test_label).mean() > 0.95
     assert ((scores["neg"] > 0.5) == ~test_label).mean() > 0.95
+
+
+def test_a_pixel_no_training_spectrum_covers_does_not_stop_the_fit():
+    a, label = arrays()
+    a["spectrum"][:, :5] = 0  # never covered: its continuum-removed features are NaN in every row
+    b, test_label = arrays(seed=1)
+    features = tree_features(a)
+    assert np.isnan(features[:, 64:69]).all()
+    scores = tree_scores(features, {"pos": label}, tree_features(b), seed=0)
+    assert ((scores["pos"] > 0.5) == test_label).mean() > 0.95

@@ -48,6 +48,11 @@ def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):
         random_state=seed,
     )
     settings.update(kwargs)
+    # a feature missing from every row (a pixel no training spectrum covers) is constant for the
+    # trees, who never split on it; scikit-learn cannot bin a column without any value
+    empty = np.isnan(features).all(axis=0)
+    if empty.any():
+        features = np.where(empty, 0.0, features).astype(features.dtype)
     return HistGradientBoostingClassifier(**settings).fit(features, np.asarray(labels).astype(int))
 
 
