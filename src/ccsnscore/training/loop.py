@@ -81,13 +81,15 @@ def _checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
     return next((cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)), None)
 
 
-def _load_weights(model: L.LightningModule, checkpoint: str | Path, allowed_dir: Path) -> None:
-    """Weights of a Lightning checkpoint inside ``allowed_dir``, read without unpickling code."""
+def _load_weights(model: L.LightningModule, checkpoint: str | Path, allowed_dir: Path) -> int:
+    """Weights of a Lightning checkpoint inside ``allowed_dir``, read without unpickling code;
+    returns the epoch (from 0) the checkpoint was written at."""
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_relative_to(allowed_dir.resolve()):
         raise ValueError(f"refusing checkpoint {checkpoint}: outside the run's folder {allowed_dir}")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    model.load_state_dict(state)
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["state_dict"])
+    return int(saved["epoch"])
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
@@ -220,8 +222,10 @@ def train_classifier(
             ckpt_cb = _checkpoint_callback(trainer)
             best_path = ckpt_cb.best_model_path if ckpt_cb is not None else ""
             score = ckpt_cb.best_model_score if ckpt_cb is not None else None
-            if best_path:
-                _load_weights(model, best_path, run_dir)  # the next round continues from the best weights
+            # epochs up to and including the best one (all of them without a checkpoint callback)
+            best_epochs = int(trainer.current_epoch)
+            if best_path:  # the next round continues from the best weights
+                best_epochs = _load_weights(model, best_path, run_dir) + 1
             summary = {
                 "round": k,
                 "n_train": int(len(subset)),
@@ -229,11 +233,8 @@ def train_classifier(
                 "best_score": None if score is None else float(score),
                 "epochs": int(trainer.current_epoch),
                 "global_step": int(trainer.global_step),
-                # epochs up to and including the best one, and the learning rate of every epoch
-                "best_epochs": int(torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]) + 1
-                if best_path
-                else int(trainer.current_epoch),
-                "learning_rates": rate_history.rates,
+                "best_epochs": best_epochs,
+                "learning_rates": rate_history.rates,  # of every epoch
             }
             if trainer.is_global_zero and ckpt_cb is not None and best_path:
                 summary_file.parent.mkdir(parents=True, exist_ok=True)
