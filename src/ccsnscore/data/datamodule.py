@@ -17,7 +17,7 @@ from ccsnscore.data.cache import load_or_prepare
 from ccsnscore.data.channels import build_channels, channel_names
 from ccsnscore.data.config import SEDM_SOURCE, PreprocessingConfig
 from ccsnscore.data.labels import binary_labels, label_status, layer_class_of
-from ccsnscore.data.splits import load_or_create_test_split, split_mask, split_objects
+from ccsnscore.data.splits import load_or_create_test_split, split_mask, validation_masks
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +128,12 @@ class CCSNDataModule(L.LightningDataModule):
         rows = np.flatnonzero(in_layer)
         task = samples.iloc[rows].reset_index(drop=True).assign(label=y)
         is_test = split_mask(task["name"], test_names)
-        trainval = task[~is_test]
         # stratified by the layer's class, not by the binary label: every classifier of a layer
         # then shares one validation split
-        layer_class = layer_class_of(trainval["type"], layer_classes)
-        if self.val_sources is None:
-            _, val_names = split_objects(trainval["name"], layer_class, self.val_fraction, self.split_seed)
-            is_val = split_mask(task["name"], val_names) & ~is_test
-            is_train = ~is_test & ~is_val
-        else:
-            # validation objects only among those observed by val_sources, and only those spectra:
-            # early stopping then follows the domain the models are used on; the validation
-            # objects' other spectra are left out (never trained on)
-            from_source = trainval["source"].isin(self.val_sources).to_numpy()
-            _, val_names = split_objects(
-                trainval["name"][from_source], layer_class[from_source], self.val_fraction, self.split_seed
-            )
-            in_val_object = split_mask(task["name"], val_names) & ~is_test
-            is_val = in_val_object & task["source"].isin(self.val_sources).to_numpy()
-            is_train = ~is_test & ~in_val_object
+        layer_class = layer_class_of(task["type"], layer_classes)
+        is_val, is_train = validation_masks(
+            task, layer_class, is_test, self.val_fraction, self.split_seed, self.val_sources
+        )
         if self.train_on_val:
             is_train = ~is_test
         arrays = {k: getattr(ds, k)[rows] for k in ("spectrum", "lc", "lc_mag", "dmdt")}

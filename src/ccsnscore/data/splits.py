@@ -69,6 +69,30 @@ def load_or_create_test_split(
     return set(table["name"])
 
 
+def validation_masks(
+    task: pd.DataFrame, layer_class: pd.Series, is_test: np.ndarray, fraction: float, seed: int, sources=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_val, is_train)`` masks over the rows of one layer's ``task`` table (columns ``name`` and
+    ``source``; ``layer_class``: each row's class in the layer): validation objects are drawn by
+    object, stratified by class, among the rows outside ``is_test``.
+
+    With ``sources`` (e.g. ``["sedm"]``), validation objects are drawn only among objects observed by
+    those sources and only their spectra from those sources validate; their other spectra are left
+    out of both masks (never trained on), so early stopping follows the domain the models are used on.
+    """
+    outside = ~np.asarray(is_test, bool)
+    names, layer_class = task["name"][outside], pd.Series(np.asarray(layer_class, object))[outside]
+    if sources is None:
+        _, val_names = split_objects(names, layer_class, fraction, seed)
+        is_val = split_mask(task["name"], val_names) & outside
+        return is_val, outside & ~is_val
+    from_source = task["source"][outside].isin(list(sources)).to_numpy()
+    _, val_names = split_objects(names[from_source], layer_class[from_source], fraction, seed)
+    in_val_object = split_mask(task["name"], val_names) & outside
+    is_val = in_val_object & task["source"].isin(list(sources)).to_numpy()
+    return is_val, outside & ~in_val_object
+
+
 def split_mask(names: pd.Series, chosen: set[str]) -> np.ndarray:
     """Boolean mask of rows whose ``name`` is in ``chosen``."""
     return names.isin(chosen).to_numpy()

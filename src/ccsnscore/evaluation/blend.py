@@ -1,6 +1,6 @@
 """Blend trained classifiers with gradient-boosted trees fitted on the same rows.
 
-    python -m ccsnscore.evaluation.blend RUN_DIR --out OUT_DIR [--tree-weight 0.5] [--seed 0]
+    python -m ccsnscore.evaluation.blend RUN_DIR --out OUT_DIR [--tree-weight 0.5|auto] [--seed 0]
         [--continuum-window 15] [--data-root DIR] [--cache-dir DIR]
 
 For every classifier ``RUN_DIR/classifiers/<layer>/<case>/<class>.pt`` one
@@ -11,6 +11,9 @@ baseline's settings, :func:`ccsnscore.evaluation.baseline.fit_tree`), copied int
 :class:`ccsnscore.model.network.BlendedClassifier` in ``OUT_DIR/classifiers/...``. The blended file
 keeps the original's record and adds the trees' settings under ``training.tree``. Classifying with
 it needs neither scikit-learn nor the dataset.
+
+``--tree-weight auto`` chooses each classifier's share of the trees on its network's validation rows
+(:mod:`ccsnscore.evaluation.blend_weight`) before the trees are fitted on every non-test row.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ccsnscore.data.channels import build_channels
 from ccsnscore.evaluation.baseline import fit_tree, tree_features
+from ccsnscore.evaluation.blend_weight import WEIGHT_GRID, choose_tree_weight, validation_split
 from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.model_set import load_model_set, unclassified_types
 from ccsnscore.model.checkpoints import classifier_path, replace_network
@@ -33,6 +38,7 @@ from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, TreeEnsemble
 
 log = logging.getLogger("ccsnscore.evaluation")
 DEFAULT_TREE_WEIGHT = 0.5
+AUTO = "auto"
 
 
 def _cases(run_dir: Path) -> list[str]:
@@ -40,21 +46,59 @@ def _cases(run_dir: Path) -> list[str]:
     return sorted({p.parent.name for p in root.glob("*/*/*.pt")})
 
 
+def _tree_weight(value) -> float | str:
+    """``value`` as a fixed share strictly between 0 and 1, or ``"auto"``."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--tree-weight must be a number strictly between 0 and 1 or 'auto', got {value!r}") from None
+    if not 0.0 < weight < 1.0:
+        raise ValueError(f"--tree-weight must lie strictly between 0 and 1, got {value}")
+    return weight
+
+
+def held_out_weight(network, features, arrays, case, labels, is_val, is_train, seed) -> tuple[float, dict]:
+    """The trees' share chosen on the validation rows ``is_val`` (see
+    :mod:`ccsnscore.evaluation.blend_weight`) and its record: a tree fitted on ``is_train`` rows
+    and one deterministic network pass score the validation rows."""
+    if not is_val.any():
+        raise ValueError("the recorded validation split holds no rows of this dataset; give a fixed --tree-weight")
+    tree = fit_tree(features[is_train], labels[is_train], seed)
+    tree_p = tree.predict_proba(features[is_val])[:, 1]
+    subset = {k: (v[is_val] if k != "bands" else v) for k, v in arrays.items()}
+    channels = build_channels(subset, case, tuple(arrays["bands"]))
+    was_training = network.training
+    network.eval()
+    with torch.no_grad():
+        network_p = network.predict_proba(channels).numpy().astype(float)
+    network.train(was_training)
+    weight, losses = choose_tree_weight(network_p, tree_p, labels[is_val])
+    record = {
+        "chosen_on": "validation rows of the network (trees fitted on its training rows)",
+        "n_val": int(is_val.sum()),
+        "n_val_positive": int(labels[is_val].sum()),
+        "log_loss": {f"{w:.1f}": round(v, 5) for w, v in losses.items()},
+    }
+    return weight, record
+
+
 def blend_run(
     run_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     data_root=None,
     cache_dir: str | os.PathLike = ".cache/ccsnscore",
-    tree_weight: float = DEFAULT_TREE_WEIGHT,
+    tree_weight: float | str = DEFAULT_TREE_WEIGHT,
     seed: int = 0,
     continuum_window: int = CONTINUUM_WINDOW,
 ) -> list[Path]:
     """Write a blended copy of every classifier of ``run_dir`` under ``out_dir/classifiers``;
     returns the files written. The trees read :func:`ccsnscore.model.trees.channel_features` with
-    ``continuum_window`` (0: the flux grid only)."""
+    ``continuum_window`` (0: the flux grid only). ``tree_weight="auto"`` chooses each classifier's
+    share on its network's validation rows (:func:`held_out_weight`)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not 0.0 < tree_weight < 1.0:
-        raise ValueError(f"--tree-weight must lie strictly between 0 and 1, got {tree_weight}")
+    tree_weight = _tree_weight(tree_weight)
     if not 0 <= continuum_window <= 1024:
         raise ValueError(f"--continuum-window must lie between 0 and 1024 pixels, got {continuum_window}")
     written = []
@@ -69,6 +113,24 @@ def blend_run(
                 labels = true[train] == positive
                 if labels.all() or not labels.any():
                     raise ValueError(f"{layer}/{case}/{positive}: the training rows hold one class only")
+                network = model.network if isinstance(model, BlendedClassifier) else model
+                weight, selection = tree_weight, None
+                if tree_weight == AUTO:
+                    try:
+                        is_val, is_train = validation_split(table, layer, model.metadata)
+                        weight, selection = held_out_weight(
+                            network, features, arrays, case, true == positive, is_val, is_train, seed
+                        )
+                    except ValueError as err:
+                        raise ValueError(f"{layer}/{case}/{positive}: {err}") from None
+                    log.info(
+                        "%s/%s/%s: tree weight %.1f on %d validation rows",
+                        layer,
+                        case,
+                        positive,
+                        weight,
+                        selection["n_val"],
+                    )
                 fitted = fit_tree(features[train], labels, seed)
                 trees = TreeEnsemble.from_sklearn(fitted, features.shape[1], LC_STEP, continuum_window)
                 check = np.flatnonzero(train)[:500]
@@ -79,12 +141,11 @@ def blend_run(
                     raise RuntimeError(
                         f"{layer}/{case}/{positive}: copied trees differ from scikit-learn by {gap.max():.2g}"
                     )
-                network = model.network if isinstance(model, BlendedClassifier) else model
-                blend = BlendedClassifier.from_parts(network, trees, tree_weight)
+                blend = BlendedClassifier.from_parts(network, trees, weight)
                 note = {
                     "tree": {
                         "kind": "HistGradientBoostingClassifier",
-                        "weight": tree_weight,
+                        "weight": weight,
                         "seed": seed,
                         "iterations": int(fitted.n_iter_),
                         "n_nodes": trees.config["n_nodes"],
@@ -94,6 +155,7 @@ def blend_run(
                         "continuum_window": continuum_window,
                         "n_train": int(train.sum()),
                         "n_positive": int(labels.sum()),
+                        **({"weight_selection": selection} if selection else {}),
                     }
                 }
                 target = classifier_path(out_dir / "classifiers", layer, case, positive)
@@ -108,7 +170,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("run_dir", help="a training run (or model folder) with <layer>/<case>/<class>.pt")
     parser.add_argument("--out", required=True, help="folder for the blended classifiers (OUT/classifiers/...)")
-    parser.add_argument("--tree-weight", type=float, default=DEFAULT_TREE_WEIGHT, help="the trees' share")
+    parser.add_argument(
+        "--tree-weight",
+        default=DEFAULT_TREE_WEIGHT,
+        help="the trees' share, strictly between 0 and 1, or 'auto': chosen per classifier on its network's "
+        f"validation rows from {', '.join(map(str, WEIGHT_GRID))}",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the trees' seed (early-stopping rows)")
     parser.add_argument(
         "--continuum-window",
