@@ -92,6 +92,7 @@ ENCODERS = [
     (LightCurveEncoder, lambda b: b["lc_g"]),
     (DmdtEncoder, lambda b: b["dmdt_r"]),
     (SpectrumCNNEncoder, lambda b: b["spectrum"]),
+    (lambda: SpectrumCNNEncoder(recurrent_units=6), lambda b: b["spectrum"]),
 ]
 
 
@@ -314,3 +315,36 @@ def test_cnn_continuum_channel_removes_a_smooth_continuum():
     assert encoder.forward_deterministic(x).shape == (2, 32, 32)
     with pytest.raises(ValueError, match="odd"):
         SpectrumCNNEncoder(continuum_window=4)
+
+
+def test_cnn_lstm_hybrid_reads_the_order_of_the_features_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    spectrum = {
+        "architecture": "cnn",
+        "conv_channels": [8, 8],
+        "kernel_sizes": [5, 3],
+        "conv_dropout": 0.1,
+        "recurrent_units": 4,
+    }
+    model = BinaryClassifier("S", spectrum=spectrum)
+    encoder = model.encoders["spectrum"]
+    assert encoder.lstm.hidden_size == 4 and encoder.lstm.bidirectional
+    path = save_classifier(
+        tmp_path / "layer1" / "S" / "Hrich.pt",
+        model,
+        layer="layer1",
+        positive="Hrich",
+        label_map={"Hrich": ["II"], "Hpoor": ["Ic"]},
+        preprocessing={},
+    )
+    batch = random_batch("S")
+    assert torch.equal(load_classifier(path).predict_proba(batch), model.eval().predict_proba(batch))
+    # with one convolution block, pooled features alone do not see their order along the spectrum;
+    # the LSTM does
+    h = torch.rand(2, 8, 16)
+    pooled = SpectrumCNNEncoder(conv_channels=[8], kernel_sizes=[5], conv_dropout=0.1).eval()
+    hybrid = SpectrumCNNEncoder(conv_channels=[8], kernel_sizes=[5], conv_dropout=0.1, recurrent_units=4).eval()
+    assert torch.allclose(pooled.forward_stochastic(h), pooled.forward_stochastic(h.flip(-1)), atol=1e-6)
+    assert not torch.allclose(hybrid.forward_stochastic(h), hybrid.forward_stochastic(h.flip(-1)), atol=1e-4)
+    with pytest.raises(ValueError, match="recurrent_units"):
+        SpectrumCNNEncoder(recurrent_units=-1)

@@ -11,8 +11,10 @@ MC spread, as the package's ensembles). The tree baseline (:mod:`ccsnscore.evalu
 three seeds) is trained on the same non-test rows of each preprocessing. With ``--blend W``
 each run and the ensemble are also scored blended with a tree of the baseline (``+tree`` rows;
 ``--tree-continuum N``: trees that also read the continuum-removed spectrum, ``tree+contN`` rows;
-:class:`ccsnscore.model.network.BlendedClassifier`, trees weighing W). Writes ``<table>.csv`` (one
-row per run) and ``<table>.md``.
+:class:`ccsnscore.model.network.BlendedClassifier`, trees weighing W; ``--blend auto``: each
+classifier's weight chosen on its network's validation rows, as ``python -m
+ccsnscore.evaluation.blend --tree-weight auto`` chooses it, ``+tree@auto`` rows). Writes
+``<table>.csv`` (one row per run) and ``<table>.md``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import pandas as pd
 import torch
 
 from ccsnscore.data.channels import build_channels
-from ccsnscore.evaluation.baseline import tree_features, tree_scores
+from ccsnscore.evaluation.baseline import fit_tree, tree_features, tree_scores
+from ccsnscore.evaluation.blend_weight import choose_tree_weight, validation_split
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.mc_dropout import score_table
@@ -146,15 +149,60 @@ def tree_metrics(
     return results, tree_table
 
 
-def blend_metrics(run_dirs: list[Path], trees: pd.DataFrame, tree_seed: int, classes, weight: float, suffix="") -> dict:
+def validation_scores(
+    run_dir: Path, layer: str, case: str, data_root, cache_dir, tree_seed: int, continuum_window: int
+) -> pd.DataFrame:
+    """Scores of the run's validation rows (computed once): ``label_<class>``, ``net_<class>`` (one
+    pass, dropout off) and ``tree_<class>`` (a tree of ``tree_seed`` fitted on the run's training
+    rows), the inputs of :func:`ccsnscore.evaluation.blend_weight.choose_tree_weight`."""
+    cached = run_dir / f"val_scores_tree{tree_seed}_cont{continuum_window}.csv"
+    if cached.is_file():
+        return pd.read_csv(cached)
+    model_set = load_model_set(run_dir / "classifiers", case, layers=[layer])
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
+    is_val, is_train = validation_split(table, layer, next(iter(model_set.classifiers.values())).metadata)
+    features = tree_features(arrays, case, continuum_window=continuum_window)
+    channels = build_channels({k: arrays[k][is_val] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
+    true = table[f"true_{layer}"].to_numpy(object)
+    columns = {}
+    for c, model in model_set.classifiers.items():
+        model.eval()
+        with torch.no_grad():
+            columns[f"net_{c}"] = model.predict_proba(channels).numpy().astype(float)
+        tree = fit_tree(features[is_train], true[is_train] == c, tree_seed)
+        columns[f"tree_{c}"] = tree.predict_proba(features[is_val])[:, 1]
+        columns[f"label_{c}"] = (true[is_val] == c).astype(int)
+    scores = pd.DataFrame(columns)
+    scores.to_csv(cached, index=False)
+    return scores
+
+
+def held_out_weights(val_tables: list[pd.DataFrame], classes) -> dict[str, float]:
+    """Each class's tree weight chosen on the validation rows (the networks' mean when several)."""
+    return {
+        c: choose_tree_weight(
+            np.mean([t[f"net_{c}"].to_numpy() for t in val_tables], 0),
+            val_tables[0][f"tree_{c}"].to_numpy(),
+            val_tables[0][f"label_{c}"].to_numpy(),
+        )[0]
+        for c in classes
+    }
+
+
+def blend_metrics(
+    run_dirs: list[Path], trees: pd.DataFrame, tree_seed: int, classes, weight: float | dict, suffix=""
+) -> dict:
     """Figures of the runs' network (a deep ensemble when several, as :func:`ensemble_metrics`)
     blended with one seed of the tree baseline, as :class:`ccsnscore.model.network.BlendedClassifier`
-    scores: ``(1 - weight) * network + weight * trees``; spread ``(1 - weight)`` times the network's."""
+    scores: ``(1 - weight) * network + weight * trees``; spread ``(1 - weight)`` times the network's.
+    ``weight`` may be one per class (``{class: weight}``)."""
     tables = [pd.read_csv(d / f"test_scores{suffix}.csv") for d in run_dirs]
     true = tables[0]["true"].to_numpy()
     tree = trees.loc[tables[0]["specfilename"]]
+    weights = weight if isinstance(weight, dict) else dict.fromkeys(classes, weight)
     mc, eval_scores = {}, {}
     for c in classes:
+        weight = weights[c]
         t = tree[f"{c}@{tree_seed}"].to_numpy()
         mc[c] = (1 - weight) * np.mean([x[f"mc_{c}"].to_numpy() for x in tables], 0) + weight * t
         mc[f"{c}_std"] = (1 - weight) * np.sqrt(np.mean([x[f"mc_{c}_std"].to_numpy() ** 2 for x in tables], 0))
@@ -186,10 +234,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--blend",
-        type=float,
         default=None,
         metavar="W",
-        help="also score each run (and the ensemble) blended with the tree baseline, trees weighing W",
+        help="also score each run (and the ensemble) blended with the tree baseline, trees weighing W "
+        "('auto': each classifier's weight chosen on its network's validation rows)",
     )
     parser.add_argument(
         "--tree-continuum",
@@ -247,14 +295,30 @@ def main(argv=None) -> int:
             rows.append({"variant": f"{label}+ensemble{len(runs)}", "run": "ensemble", **ens})
         if args.blend and runs:
             tree_seeds = [t["seed"] for t in trees_metrics]
+            auto = args.blend == "auto"
+            weight, tag = (None, f"{tree}@auto") if auto else (float(args.blend), tree)
             for k, run_dir in enumerate(runs):
-                blended = blend_metrics(
-                    [run_dir], trees, tree_seeds[k % len(tree_seeds)], run_classes, args.blend, suffix
-                )
-                rows.append({"variant": f"{label}+{tree}", "run": run_dir.name, **blended})
+                seed = tree_seeds[k % len(tree_seeds)]
+                if auto:
+                    val = validation_scores(
+                        run_dir, layer, case, args.data_root, args.cache_dir, seed, args.tree_continuum
+                    )
+                    weight = held_out_weights([val], run_classes)
+                blended = blend_metrics([run_dir], trees, seed, run_classes, weight, suffix)
+                extra = {f"tree_weight_{c}": w for c, w in weight.items()} if auto else {}
+                rows.append({"variant": f"{label}+{tag}", "run": run_dir.name, **blended, **extra})
             if len(runs) >= 2:
-                blended = blend_metrics(runs, trees, tree_seeds[0], run_classes, args.blend, suffix)
-                rows.append({"variant": f"{label}+ensemble{len(runs)}+{tree}", "run": "ensemble", **blended})
+                if auto:
+                    val = [
+                        validation_scores(
+                            d, layer, case, args.data_root, args.cache_dir, tree_seeds[0], args.tree_continuum
+                        )
+                        for d in runs
+                    ]
+                    weight = held_out_weights(val, run_classes)
+                blended = blend_metrics(runs, trees, tree_seeds[0], run_classes, weight, suffix)
+                extra = {f"tree_weight_{c}": w for c, w in weight.items()} if auto else {}
+                rows.append({"variant": f"{label}+ensemble{len(runs)}+{tag}", "run": "ensemble", **blended, **extra})
     table = pd.DataFrame(rows)
     if table.empty:
         print("no finished runs")

@@ -259,6 +259,11 @@ class SpectrumCNNEncoder(DenseHead):
     (ReLU as in the paper's encoders, or linear with ``out_activation="none"``: a ReLU on the 8-wide
     code can die as a whole and leave the classifier constant). ``forward_deterministic`` returns
     the first block's pooled activations ``(B, conv_channels[0], n_wave // pool)``.
+
+    With ``recurrent_units`` > 0 the encoder is a CNN + LSTM hybrid: a fused bidirectional LSTM reads
+    the last block's feature sequence (shorter than the spectrum by the pooling, so cheap) and its
+    last forward and first backward states join the global max and mean, giving the head the order
+    of the features along the spectrum as well as their strength.
     """
 
     def __init__(
@@ -273,9 +278,12 @@ class SpectrumCNNEncoder(DenseHead):
         in_features: int = 1,
         continuum_window: int = 0,
         out_activation: str = "relu",
+        recurrent_units: int = 0,
     ):
         super().__init__()
         conv_channels = [int(c) for c in conv_channels]
+        if int(recurrent_units) < 0:
+            raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
         kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
         if not conv_channels:
             raise ValueError("need at least one convolution")
@@ -294,7 +302,13 @@ class SpectrumCNNEncoder(DenseHead):
             MCDropout(p) for p in _as_list(conv_dropout, len(conv_channels), "conv_dropout")
         )
         self.pool = nn.MaxPool1d(pool, ceil_mode=True)
-        self._build_head(2 * channels, dense_units, dense_dropout, out_features)
+        self.recurrent_units = int(recurrent_units)
+        self.lstm = (
+            nn.LSTM(channels, self.recurrent_units, batch_first=True, bidirectional=True)
+            if self.recurrent_units
+            else None
+        )
+        self._build_head(2 * channels + 2 * self.recurrent_units, dense_units, dense_dropout, out_features)
 
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)
@@ -315,8 +329,12 @@ class SpectrumCNNEncoder(DenseHead):
         h = self.conv_dropouts[0](h)
         for conv, dropout in zip(self.convs[1:], self.conv_dropouts[1:]):
             h = dropout(self.pool(F.relu(conv(h))))
-        code = torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=-1)
-        code = self._head(code)
+        parts = [h.amax(dim=-1), h.mean(dim=-1)]
+        if self.lstm is not None:
+            seq, _ = self.lstm(h.transpose(1, 2))
+            units = self.recurrent_units
+            parts += [seq[:, -1, :units], seq[:, 0, units:]]
+        code = self._head(torch.cat(parts, dim=-1))
         return F.relu(code) if self.out_activation == "relu" else code
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
