@@ -36,9 +36,14 @@ from ccsnscore.evaluation.blend_weight import choose_tree_weight, validation_spl
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.mc_dropout import score_table
-from ccsnscore.inference.model_set import load_model_set, unclassified_types
+from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set, unclassified_types
 
 HERE = Path(__file__).resolve().parent
+# each layer's classes, from the label configuration the package trains with
+LAYER_CLASSES = {
+    layer: sorted(classes)
+    for layer, classes in __import__("yaml").safe_load(LABELS_CONFIG.read_text())["layers"].items()
+}
 UNCLASSIFIED = unclassified_types()
 SHOWN = [
     "accuracy",
@@ -237,7 +242,7 @@ def main(argv=None) -> int:
         default=None,
         metavar="W",
         help="also score each run (and the ensemble) blended with the tree baseline, trees weighing W "
-        "('auto': each classifier's weight chosen on its network's validation rows)",
+        "('auto': each classifier's weight chosen on its network's validation rows; several: W1,W2)",
     )
     parser.add_argument(
         "--tree-continuum",
@@ -273,7 +278,8 @@ def main(argv=None) -> int:
                 continue
             classes = list(model_set.layers[layer])
             expected = json.loads((run_dir / "metrics.json").read_text())
-            if not all(f"{c}/path" in expected for c in classes) or len(classes) < 2:
+            # a run still training has some of its classifiers only: score it once all are written
+            if sorted(classes) != LAYER_CLASSES[layer] or not all(f"{c}/path" in expected for c in classes):
                 continue
             metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir, mc_scope=args.mc_scope)
             label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
@@ -293,10 +299,10 @@ def main(argv=None) -> int:
         if len(runs) >= 2:
             ens = ensemble_metrics(runs, run_classes, suffix)
             rows.append({"variant": f"{label}+ensemble{len(runs)}", "run": "ensemble", **ens})
-        if args.blend and runs:
+        for blend in args.blend.split(",") if args.blend and runs else []:
             tree_seeds = [t["seed"] for t in trees_metrics]
-            auto = args.blend == "auto"
-            weight, tag = (None, f"{tree}@auto") if auto else (float(args.blend), tree)
+            auto = blend == "auto"
+            weight, tag = (None, f"{tree}@auto") if auto else (float(blend), tree)
             for k, run_dir in enumerate(runs):
                 seed = tree_seeds[k % len(tree_seeds)]
                 if auto:
