@@ -258,15 +258,10 @@ def test_an_exported_classifier_names_no_path_of_its_training_machine(tmp_path):
     assert torch.equal(load_classifier(target).predict_proba(batch), load_classifier(path).predict_proba(batch))
 
 
-def test_cnn_spectrum_encoder_is_chosen_by_architecture_and_round_trips(tmp_path):
-    torch.manual_seed(0)
-    model = BinaryClassifier(
-        "S",
-        spectrum={"architecture": "cnn", "conv_channels": [8, 8], "kernel_sizes": [5, 3], "conv_dropout": [0.2, 0.1]},
-    )
-    assert isinstance(model.encoders["spectrum"], SpectrumCNNEncoder)
+def assert_round_trips(model, folder):
+    """``model`` saved as a layer-1 case-S classifier file and read back scores as before."""
     path = save_classifier(
-        tmp_path / "layer1" / "S" / "Hrich.pt",
+        folder / "layer1" / "S" / "Hrich.pt",
         model,
         layer="layer1",
         positive="Hrich",
@@ -275,6 +270,16 @@ def test_cnn_spectrum_encoder_is_chosen_by_architecture_and_round_trips(tmp_path
     )
     batch = random_batch("S")
     assert torch.equal(load_classifier(path).predict_proba(batch), model.eval().predict_proba(batch))
+
+
+def test_cnn_spectrum_encoder_is_chosen_by_architecture_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = BinaryClassifier(
+        "S",
+        spectrum={"architecture": "cnn", "conv_channels": [8, 8], "kernel_sizes": [5, 3], "conv_dropout": [0.2, 0.1]},
+    )
+    assert isinstance(model.encoders["spectrum"], SpectrumCNNEncoder)
+    assert_round_trips(model, tmp_path)
     with pytest.raises(ValueError, match="architecture"):
         BinaryClassifier("S", spectrum={"architecture": "transformer"})
 
@@ -329,16 +334,7 @@ def test_cnn_lstm_hybrid_reads_the_order_of_the_features_and_round_trips(tmp_pat
     model = BinaryClassifier("S", spectrum=spectrum)
     encoder = model.encoders["spectrum"]
     assert encoder.lstm.hidden_size == 4 and encoder.lstm.bidirectional
-    path = save_classifier(
-        tmp_path / "layer1" / "S" / "Hrich.pt",
-        model,
-        layer="layer1",
-        positive="Hrich",
-        label_map={"Hrich": ["II"], "Hpoor": ["Ic"]},
-        preprocessing={},
-    )
-    batch = random_batch("S")
-    assert torch.equal(load_classifier(path).predict_proba(batch), model.eval().predict_proba(batch))
+    assert_round_trips(model, tmp_path)
     # with one convolution block, pooled features alone do not see their order along the spectrum;
     # the LSTM does
     h = torch.rand(2, 8, 16)
