@@ -120,7 +120,8 @@ def test_adaptive_passes_agree_with_fixed_passes(tmp_path):
 
 def test_passes_drawn_in_blocks_are_those_of_one_call(tmp_path):
     """Blocks of passes (``first_pass``) continue the same per-spectrum streams, for one network and
-    for an ensemble, so an adaptive run that goes to the end gives exactly the fixed-pass numbers."""
+    for an ensemble, so an adaptive run that goes to the end gives the fixed-pass numbers (to float32
+    rounding)."""
     from ccsnscore.inference.adaptive import adaptive_predict
     from ccsnscore.inference.mc_dropout import member_moments, member_samples
     from ccsnscore.inference.model_set import load_model_set
@@ -136,7 +137,9 @@ def test_passes_drawn_in_blocks_are_those_of_one_call(tmp_path):
         whole = member_samples(model, batch, 40, seed=2)
         blocks = [member_samples(model, batch, 20, seed=2, first_pass=f) for f in (0, 20)]
         joined = [np.concatenate(parts, axis=1) for parts in zip(*blocks)]
-        assert all(np.array_equal(w, j) for w, j in zip(whole, joined))
+        # the same dropout masks; the members' matrix products see other batch sizes, which on some
+        # CPUs rounds a float32 last bit differently
+        assert all(np.allclose(w, j, rtol=0, atol=1e-6) for w, j in zip(whole, joined))
         assert np.allclose(member_moments(whole), mc_dropout_scores(model, batch, 40, seed=2))
     model_set = load_model_set(write_untrained_models(tmp_path, seed=3), "S")
     spectra = {"spectrum": torch.rand(6, 64, 1)}
