@@ -67,6 +67,8 @@ def test_evaluate_writes_a_report_for_two_cases(toy_root, toy_models, tmp_path):
     gate = pd.read_csv(tmp_path / "report" / "tables" / "gate_S.csv", index_col=0)
     assert set(gate.index) <= {"Ia", "CC", "other"} and (gate["let through"] + gate["stopped"]).round(9).eq(1).all()
     assert "reliability_layer1_S.png" in {f.name for f in figures} and "The gate" in text
+    by_phase = pd.read_csv(tmp_path / "report" / "tables" / "recall_by_phase_layer1_S.csv")
+    assert by_phase["n"].sum() == (scored["S"]["true_layer1"] != "").sum() and "Recall by phase" in text
 
 
 def test_evaluate_refuses_to_guess_the_models():

@@ -21,10 +21,12 @@ from ccsnscore.evaluation.metrics import (
     confusion_with_ambiguous,
     overall_accuracy,
     phase_bin_labels,
+    recall_by_phase,
     roc_at_thresholds,
     tns_breakdown,
     wilson_interval,
 )
+from ccsnscore.inference.decisions import AMBIGUOUS
 
 LAYER1 = ["Hrich", "Hpoor"]
 LAYER2A = ["II", "IIb-H", "IIn"]
@@ -127,6 +129,23 @@ def test_phase_bins():
     got = phase_bin_labels([-3, 0, 0.5, 10, 10.5, 50, 51, np.nan])
     assert got.tolist() == ["<=0", "<=0", "0-10", "0-10", "10-20", "20-50", ">50", "unknown"]
     assert phase_bin_labels([10, 11], edges=(10,)).tolist() == ["<=10", ">10"]
+
+
+def test_recall_by_phase_counts_each_class_in_each_bin():
+    true = ["A", "A", "A", "B", "B", "A"]
+    decision = ["A", "B", AMBIGUOUS, "B", "A", "A"]
+    phase = [-10.0, -8.0, 5.0, 5.0, np.nan, 40.0]
+    table = recall_by_phase(true, decision, phase, ["A", "B"], edges=(-5.0, 10.0))
+    rows = {(r.true_class, r.phase_bin): (r.n, r.n_correct) for r in table.itertuples()}
+    assert rows == {
+        ("A", "<=-5"): (2, 1),
+        ("A", "-5-10"): (1, 0),
+        ("A", ">10"): (1, 1),
+        ("B", "-5-10"): (1, 1),
+        ("B", "unknown"): (1, 0),
+    }
+    assert table["recall"].tolist() == [0.5, 0.0, 1.0, 1.0, 0.0]
+    assert (table["recall_lo"] <= table["recall"]).all() and (table["recall"] <= table["recall_hi"]).all()
 
 
 def test_tns_breakdown_counts():

@@ -241,6 +241,33 @@ def phase_bin_labels(phase, edges: Sequence[float] = DEFAULT_PHASE_EDGES) -> np.
     return np.where(np.isnan(phase), "unknown", labels[np.minimum(idx, len(edges))]).astype(object)
 
 
+def recall_by_phase(
+    true, decision, phase, classes: Sequence[str], edges: Sequence[float] = DEFAULT_PHASE_EDGES
+) -> pd.DataFrame:
+    """Recall of each true class in each phase bin (:func:`phase_bin_labels`; ambiguous counts as
+    wrong): one row per (``true_class``, ``phase_bin``) with spectra, with ``n``, ``n_correct``,
+    ``recall`` and its Wilson 68% bounds ``recall_lo``/``recall_hi``."""
+    true, decision = np.asarray(true, dtype=object), np.asarray(decision, dtype=object)
+    bins = phase_bin_labels(phase, edges)
+    rows = []
+    for cls in classes:
+        for label in _phase_labels(edges):
+            chosen = (true == cls) & (bins == label)
+            if chosen.any():
+                rows.append(
+                    {
+                        "true_class": cls,
+                        "phase_bin": label,
+                        "n": int(chosen.sum()),
+                        "n_correct": int((chosen & (decision == cls)).sum()),
+                    }
+                )
+    table = pd.DataFrame(rows, columns=["true_class", "phase_bin", "n", "n_correct"])
+    table["recall"] = _ratio(table["n_correct"], table["n"])
+    table["recall_lo"], table["recall_hi"] = wilson_interval(table["n_correct"], table["n"])
+    return table
+
+
 def tns_breakdown(
     table: pd.DataFrame, classes: Sequence[str] | None = None, phase_edges: Sequence[float] = DEFAULT_PHASE_EDGES
 ) -> pd.DataFrame:

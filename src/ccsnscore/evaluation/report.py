@@ -21,6 +21,7 @@ from ccsnscore.evaluation.metrics import (
     confidence_cut_summary,
     confusion_with_ambiguous,
     overall_accuracy,
+    recall_by_phase,
     tns_breakdown,
     wilson_interval,
 )
@@ -37,6 +38,8 @@ from ccsnscore.inference.decisions import AMBIGUOUS, CONFIDENT_MAX_STD, CONFIDEN
 MIN_SCORE = {"gold": CONFIDENT_MIN_SCORE, "bronze": 0.9}
 """The confidence cut on the score: the paper's for gold spectra, stricter for bronze ones."""
 MAX_STD = CONFIDENT_MAX_STD
+PHASE_EDGES = (-5.0, 0.0, 10.0, 30.0)
+"""Phase bins of the recall-by-phase tables: young spectra (before -5 d) apart, as they are the hardest."""
 METRIC_COLUMNS = [
     "n",
     "TP",
@@ -159,6 +162,15 @@ def layer_section(
         f"confusion_cut_{name}",
         "after confidence cuts",
     )
+    if "phase" in rows and rows["phase"].notna().any():
+        report.text(
+            "Recall by phase (days from maximum light; ambiguous counted as wrong; `_lo`/`_hi`: 68% intervals):"
+        )
+        report.table(
+            recall_by_phase(true, called, rows["phase"].to_numpy(float), shown, PHASE_EDGES),
+            f"recall_by_phase_{name}",
+            index=False,
+        )
     metrics = class_metrics(true, called, shown)[METRIC_COLUMNS]
     counts = ["n", "TP", "FP", "FN", "TN", "n_ambiguous"]
     metrics[counts] = metrics[counts].astype(int)
