@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 
 from ccsnscore.data.channels import build_channels
-from ccsnscore.evaluation.baseline import fit_tree, tree_features, tree_scores
+from ccsnscore.evaluation.baseline import tree_features, tree_scores
+from ccsnscore.evaluation.blend import held_out_scores
 from ccsnscore.evaluation.blend_weight import choose_tree_weight, validation_split
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
@@ -167,15 +168,12 @@ def validation_scores(
     table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", UNCLASSIFIED)
     is_val, is_train = validation_split(table, layer, next(iter(model_set.classifiers.values())).metadata)
     features = tree_features(arrays, case, continuum_window=continuum_window)
-    channels = build_channels({k: arrays[k][is_val] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
     true = table[f"true_{layer}"].to_numpy(object)
     columns = {}
     for c, model in model_set.classifiers.items():
-        model.eval()
-        with torch.no_grad():
-            columns[f"net_{c}"] = model.predict_proba(channels).numpy().astype(float)
-        tree = fit_tree(features[is_train], true[is_train] == c, tree_seed)
-        columns[f"tree_{c}"] = tree.predict_proba(features[is_val])[:, 1]
+        columns[f"net_{c}"], columns[f"tree_{c}"] = held_out_scores(
+            model, features, arrays, case, true == c, is_val, is_train, tree_seed
+        )
         columns[f"label_{c}"] = (true[is_val] == c).astype(int)
     scores = pd.DataFrame(columns)
     scores.to_csv(cached, index=False)

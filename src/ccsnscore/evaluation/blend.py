@@ -59,10 +59,10 @@ def _tree_weight(value) -> float | str:
     return weight
 
 
-def held_out_weight(network, features, arrays, case, labels, is_val, is_train, seed) -> tuple[float, dict]:
-    """The trees' share chosen on the validation rows ``is_val`` (see
-    :mod:`ccsnscore.evaluation.blend_weight`) and its record: a tree fitted on ``is_train`` rows
-    and one deterministic network pass score the validation rows."""
+def held_out_scores(network, features, arrays, case, labels, is_val, is_train, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities ``(network, trees)`` of the validation rows ``is_val``: one deterministic pass
+    of ``network`` and a tree of ``seed`` fitted on the ``is_train`` rows' ``features`` and 0/1
+    ``labels`` (both over every row of ``arrays``)."""
     if not is_val.any():
         raise ValueError("the recorded validation split holds no rows of this dataset; give a fixed --tree-weight")
     tree = fit_tree(features[is_train], labels[is_train], seed)
@@ -74,6 +74,13 @@ def held_out_weight(network, features, arrays, case, labels, is_val, is_train, s
     with torch.no_grad():
         network_p = network.predict_proba(channels).numpy().astype(float)
     network.train(was_training)
+    return network_p, tree_p
+
+
+def held_out_weight(network, features, arrays, case, labels, is_val, is_train, seed) -> tuple[float, dict]:
+    """The trees' share chosen on the validation rows ``is_val`` (see
+    :mod:`ccsnscore.evaluation.blend_weight`; scores from :func:`held_out_scores`) and its record."""
+    network_p, tree_p = held_out_scores(network, features, arrays, case, labels, is_val, is_train, seed)
     weight, losses = choose_tree_weight(network_p, tree_p, labels[is_val])
     record = {
         "chosen_on": "validation rows of the network (trees fitted on its training rows)",
