@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
+from run import CLASSES  # each layer's classes, as run.py trains them
 
 from ccsnscore.data.channels import build_channels
 from ccsnscore.evaluation.baseline import tree_features, tree_scores
@@ -37,14 +39,9 @@ from ccsnscore.evaluation.blend_weight import choose_tree_weight, validation_spl
 from ccsnscore.evaluation.metrics import layer_summary
 from ccsnscore.evaluation.testset import labelled_samples
 from ccsnscore.inference.mc_dropout import score_table
-from ccsnscore.inference.model_set import LABELS_CONFIG, load_model_set, unclassified_types
+from ccsnscore.inference.model_set import load_model_set, unclassified_types
 
 HERE = Path(__file__).resolve().parent
-# each layer's classes, from the label configuration the package trains with
-LAYER_CLASSES = {
-    layer: sorted(classes)
-    for layer, classes in __import__("yaml").safe_load(LABELS_CONFIG.read_text())["layers"].items()
-}
 UNCLASSIFIED = unclassified_types()
 SHOWN = [
     "accuracy",
@@ -254,9 +251,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     layer, case = args.experiment.split("_")
     root = Path(args.out) / args.experiment
-    variants_doc = {
-        k: v.get("doc", "") for k, v in __import__("yaml").safe_load((HERE / "variants.yaml").read_text()).items()
-    }
+    variants_doc = {k: v.get("doc", "") for k, v in yaml.safe_load((HERE / "variants.yaml").read_text()).items()}
     names = (
         args.variants.split(",")
         if args.variants
@@ -277,7 +272,7 @@ def main(argv=None) -> int:
             classes = list(model_set.layers[layer])
             expected = json.loads((run_dir / "metrics.json").read_text())
             # a run still training has some of its classifiers only: score it once all are written
-            if sorted(classes) != LAYER_CLASSES[layer] or not all(f"{c}/path" in expected for c in classes):
+            if sorted(classes) != sorted(CLASSES[layer]) or not all(f"{c}/path" in expected for c in classes):
                 continue
             metrics = run_metrics(run_dir, layer, case, args.data_root, args.cache_dir, mc_scope=args.mc_scope)
             label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
