@@ -115,3 +115,19 @@ def test_validation_from_chosen_sources_only(compose_cfg, toy_root, tmp_path):
     assert len(dm.tables["val"]) and set(dm.tables["val"]["source"]) == {"sedm"}
     names = {split: set(t["name"]) for split, t in dm.tables.items()}
     assert not names["train"] & names["val"] and not names["train"] & names["test"]
+
+
+def test_early_spectra_weigh_more_in_training_only(compose_cfg, toy_root):
+    dm = make_dm(compose_cfg, toy_root, "data.augment.enabled=false", "data.early_weight=3", "data.early_phase=0")
+    phase = pd.to_numeric(dm.tables["train"]["phase"], errors="coerce").to_numpy()
+    weight = dm.datasets["train"].tensors["weight"].numpy()
+    assert (phase < 0).any() and (phase >= 0).any()
+    np.testing.assert_array_equal(weight, np.where(phase < 0, 3.0, 1.0))
+    assert "weight" not in dm.datasets["val"].tensors and "weight" not in dm.datasets["test"].tensors
+    assert "weight" not in make_dm(compose_cfg, toy_root, "data.augment.enabled=false").datasets["train"].tensors
+
+
+@pytest.mark.parametrize("value", [0, -1, "nan"])
+def test_early_weight_must_be_positive(compose_cfg, toy_root, value):
+    with pytest.raises(Exception, match="early_weight must be a positive number"):
+        instantiate(compose_cfg(data_root=toy_root, overrides=[f"data.early_weight={value}"]).data)

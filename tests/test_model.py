@@ -309,6 +309,18 @@ def test_class_weights_balance_the_loss():
     assert torch.allclose(weighted, expected) and not torch.allclose(weighted, plain)
 
 
+def test_sample_weights_multiply_the_class_weights():
+    torch.manual_seed(0)
+    model = ClassifierModule("S", spectrum={"lstm_units": [4, 4]})
+    batch = random_batch("S", n=4)
+    batch["label"] = torch.tensor([1.0, 1, 0, 0])
+    batch["weight"] = torch.tensor([3.0, 1, 3, 1])
+    model.class_weight = (0.5, 2.0)
+    weighted, logits = model._loss(batch)
+    per_sample = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch["label"], reduction="none")
+    assert torch.allclose(weighted, (per_sample * torch.tensor([6.0, 2.0, 1.5, 0.5])).mean())
+
+
 def test_cnn_continuum_channel_removes_a_smooth_continuum():
     encoder = SpectrumCNNEncoder(continuum_window=9).eval()
     x = torch.linspace(0.2, 1.0, 64).repeat(2, 1).unsqueeze(-1)

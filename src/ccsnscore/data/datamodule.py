@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import lightning as L
@@ -23,10 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class ChannelDataset(Dataset):
-    """Tensors of the channels plus ``label`` ``(n,)``; a batch is fetched with one slice per key."""
+    """Tensors of the channels plus ``label`` ``(n,)`` and, when given, a loss ``weight`` ``(n,)``
+    per sample; a batch is fetched with one slice per key."""
 
-    def __init__(self, channels: dict[str, torch.Tensor], label: np.ndarray):
+    def __init__(self, channels: dict[str, torch.Tensor], label: np.ndarray, weight: np.ndarray | None = None):
         self.tensors = {**channels, "label": torch.tensor(label, dtype=torch.float32)}
+        if weight is not None:
+            self.tensors["weight"] = torch.tensor(weight, dtype=torch.float32)
         self.n = len(label)
 
     def __len__(self) -> int:
@@ -50,6 +54,9 @@ class CCSNDataModule(L.LightningDataModule):
     The test split is fixed (``test_split_file``, created on first use); validation is
     ``val_fraction`` of the remaining objects, stratified by label; synthetic samples (``augment``)
     are made from training samples only and join the training split only.
+
+    ``early_weight``: training spectra taken before ``early_phase`` days from maximum light weigh
+    this much in the loss (1: every spectrum alike; spectra of unknown phase weigh 1).
 
     ``train_on_val``: the training split also takes the validation objects (all their spectra); the
     validation split stays as it is but is no longer held out. Used to refit a classifier on every
@@ -79,6 +86,8 @@ class CCSNDataModule(L.LightningDataModule):
         prepared: tuple | None = None,
         n_jobs: int = 1,
         train_on_val: bool = False,
+        early_weight: float = 1.0,
+        early_phase: float = -5.0,
     ):
         super().__init__()
         self.data_root, self.cache_dir, self.test_split_file = data_root, cache_dir, test_split_file
@@ -91,6 +100,9 @@ class CCSNDataModule(L.LightningDataModule):
         self.augment = dict(augment or {})
         self.val_sources = tuple(val_sources) if val_sources else None
         self.train_on_val = bool(train_on_val)
+        self.early_weight, self.early_phase = float(early_weight), float(early_phase)
+        if not (math.isfinite(self.early_weight) and self.early_weight > 0):
+            raise ValueError(f"data.early_weight must be a positive number, got {early_weight!r}")
         spectrum_cfg = self.preprocessing.spectrum
         self.batch_augment = SpectrumAugmentation.from_config(
             batch_augment,
@@ -150,7 +162,9 @@ class CCSNDataModule(L.LightningDataModule):
             self._add_synthetic()
         self.datasets = {
             split: ChannelDataset(
-                build_channels(self.arrays[split], self.input_case, self.bands), self.tables[split]["label"].to_numpy()
+                build_channels(self.arrays[split], self.input_case, self.bands),
+                self.tables[split]["label"].to_numpy(),
+                self.sample_weight() if split == "train" and self.early_weight != 1.0 else None,
             )
             for split in self.tables
         }
@@ -250,6 +264,13 @@ class CCSNDataModule(L.LightningDataModule):
                 }
             )
         return pd.DataFrame(rows).set_index("split")
+
+    def sample_weight(self) -> np.ndarray:
+        """Loss weight of each training sample: ``early_weight`` for spectra before
+        ``early_phase`` days from maximum, 1 otherwise (unknown phase included)."""
+        table = self.tables["train"]
+        phase = pd.to_numeric(table["phase"], errors="coerce").to_numpy() if "phase" in table else np.full(len(table), np.nan)
+        return np.where(phase < self.early_phase, self.early_weight, 1.0)
 
     @property
     def train_labels(self) -> np.ndarray:

@@ -15,7 +15,8 @@ from ccsnscore.model.network import BinaryClassifier
 
 
 class ClassifierModule(L.LightningModule):
-    """Training of one binary classifier: binary cross-entropy (optionally class-weighted), the
+    """Training of one binary classifier: binary cross-entropy (optionally class-weighted, and
+    weighted per sample by a batch's ``weight`` when it has one), the
     ``train/loss``, ``val/loss``, ``val/auroc``, ``val/acc`` and ``val/loss_best`` metrics, and the
     optimizer and learning-rate schedule of the config.
 
@@ -51,10 +52,11 @@ class ClassifierModule(L.LightningModule):
 
     def _loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch)
-        weight = None
+        weight = batch.get("weight")  # per-sample loss weights of the training split, when set
         if self.class_weight is not None:
             negative, positive = self.class_weight
-            weight = negative + (positive - negative) * batch["label"]
+            by_class = negative + (positive - negative) * batch["label"]
+            weight = by_class if weight is None else weight * by_class
         return F.binary_cross_entropy_with_logits(logits, batch["label"], weight=weight), logits
 
     def on_train_start(self) -> None:
