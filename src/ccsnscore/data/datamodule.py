@@ -269,7 +269,11 @@ class CCSNDataModule(L.LightningDataModule):
         """Loss weight of each training sample: ``early_weight`` for spectra before
         ``early_phase`` days from maximum, 1 otherwise (unknown phase included)."""
         table = self.tables["train"]
-        phase = pd.to_numeric(table["phase"], errors="coerce").to_numpy() if "phase" in table else np.full(len(table), np.nan)
+        phase = (
+            pd.to_numeric(table["phase"], errors="coerce").to_numpy()
+            if "phase" in table
+            else np.full(len(table), np.nan)
+        )
         return np.where(phase < self.early_phase, self.early_weight, 1.0)
 
     @property
