@@ -14,19 +14,18 @@ the bins of the evaluation reports): the correct spectra as mean ± sd over the 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from cached import TREE_SEEDS, baseline_tree_scores, probe_parser, write_tables
 from run import CLASSES  # each layer's classes, as run.py trains them
 
 from ccsnscore.evaluation.metrics import recall_by_phase
 from ccsnscore.evaluation.report import PHASE_EDGES
 
 HERE = Path(__file__).resolve().parent
-TREE_SEEDS = 3
 
 
 def decisions(scores: dict[str, np.ndarray], classes) -> np.ndarray:
@@ -34,21 +33,13 @@ def decisions(scores: dict[str, np.ndarray], classes) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiment", default="layer1_S")
-    parser.add_argument("--out", default="outputs/ablations")
-    parser.add_argument("--variants", required=True)
+    parser = probe_parser(__doc__)
     parser.add_argument("--data-root", required=True, help="the dataset whose metadata.csv gives each spectrum's phase")
-    parser.add_argument("--table", default=None)
     args = parser.parse_args(argv)
     layer = args.experiment.split("_")[0]
     classes = list(CLASSES[layer])
     root = Path(args.out) / args.experiment
-    tree_files = sorted((root / "_tree").glob("*.scores.csv"))
-    if len(tree_files) != 1:
-        print(f"expected one tree baseline in {root / '_tree'}, found {len(tree_files)}: run score.py first")
-        return 2
-    trees = pd.read_csv(tree_files[0], index_col=0)
+    trees = baseline_tree_scores(root)
     metadata = pd.read_csv(Path(args.data_root) / "metadata.csv").drop_duplicates("specfilename")
     phase_of = pd.to_numeric(metadata.set_index("specfilename")["phase"], errors="coerce")
     rows = []
@@ -69,7 +60,6 @@ def main(argv=None) -> int:
                 rows.append(table.assign(variant=variant, run=run_dir.name, scorer=scorer))
     table = pd.concat(rows, ignore_index=True)
     out = Path(args.table or HERE / f"{args.experiment}_by_phase")
-    table.to_csv(out.with_suffix(".csv"), index=False)
     keys = ["variant", "scorer", "true_class", "phase_bin"]
     summary = table.groupby(keys, sort=False).agg(
         n=("n", "first"), correct=("n_correct", "mean"), correct_sd=("n_correct", "std"), runs=("run", "nunique")
@@ -90,8 +80,7 @@ def main(argv=None) -> int:
             for b in bins
         ]
         lines.append(f"| {variant} | {scorer} | {int(group['runs'].max())} | {cls} | " + " | ".join(cells) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_tables(table, lines, out)
     return 0
 
 

@@ -23,12 +23,12 @@ score (no ambiguity rule), so ``accuracy`` here is not the tables' ambiguous-cou
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from cached import TREE_SEEDS, baseline_tree_scores, probe_parser, write_tables
 from run import CLASSES  # each layer's classes, as run.py trains them
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_auc_score
@@ -37,7 +37,6 @@ from ccsnscore.evaluation.blend_weight import log_loss
 
 HERE = Path(__file__).resolve().parent
 MODES = ("mean", "T_both", "T_trees", "logit_mean")
-TREE_SEEDS = 3
 
 
 def logit(p) -> np.ndarray:
@@ -97,21 +96,13 @@ def run_rows(run_dir: Path, tree_scores: pd.DataFrame, tree_seed: int, classes, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiment", default="layer1_S")
-    parser.add_argument("--out", default="outputs/ablations")
-    parser.add_argument("--variants", required=True)
+    parser = probe_parser(__doc__)
     parser.add_argument("--tree-continuum", type=int, default=15)
-    parser.add_argument("--table", default=None)
     args = parser.parse_args(argv)
     layer = args.experiment.split("_")[0]
     classes = list(CLASSES[layer])
     root = Path(args.out) / args.experiment
-    tree_files = sorted((root / "_tree").glob("*.scores.csv"))
-    if len(tree_files) != 1:
-        print(f"expected one tree baseline in {root / '_tree'}, found {len(tree_files)}: run score.py first")
-        return 2
-    tree_scores = pd.read_csv(tree_files[0], index_col=0)
+    tree_scores = baseline_tree_scores(root)
     rows = []
     for variant in args.variants.split(","):
         runs = sorted((root / variant).glob("seed*"))
@@ -120,7 +111,6 @@ def main(argv=None) -> int:
                 rows.append({"variant": variant, **row})
     table = pd.DataFrame(rows)
     out = Path(args.table or HERE / f"{args.experiment}_calibration")
-    table.to_csv(out.with_suffix(".csv"), index=False)
     summary = table.groupby(["variant", "mode"], sort=False)[["accuracy", "macro_auc", "log_loss"]].agg(["mean", "std"])
     lines = [
         f"# {args.experiment}: temperature scaling and logit-space blends, fixed test split "
@@ -133,8 +123,7 @@ def main(argv=None) -> int:
         n = int((table["variant"].eq(variant) & table["mode"].eq(mode)).sum())
         cells = [f"{row[(m, 'mean')]:.3f} ± {row[(m, 'std')]:.3f}" for m in ("accuracy", "macro_auc", "log_loss")]
         lines.append(f"| {variant} | {mode} | {n} | " + " | ".join(cells) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_tables(table, lines, out)
     return 0
 
 
