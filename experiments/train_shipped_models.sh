@@ -9,7 +9,8 @@ set -euo pipefail
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-outputs/ship}
 export OMP_NUM_THREADS=1
-# rest-frame models: deep ensembles of 3 seeds per classifier
+# rest-frame models: deep ensembles of 3 seeds per classifier for case S and layer-1 SLD (a single
+# SLD seed was less accurate than case S; SL and SD are single seeds)
 S_LAYERS="layer0 layer1 layer2a layer2b"
 # observed-frame models (spectra without a usable redshift): the gate and layer 1, one seed each; no
 # host-galaxy lines or redshift error in the augmentation (they sit at unknown observed wavelengths)
@@ -34,7 +35,7 @@ queue_b() {
   train $OUT/observed/layer1_S +experiment=layer1 $OBSERVED
   train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL
   train $OUT/rest/layer1_SD +experiment=layer1 data.input_case=SD
-  train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD
+  train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD ensemble=3
 }
 queue_a & queue_b & wait
 
