@@ -127,7 +127,16 @@ def test_early_spectra_weigh_more_in_training_only(compose_cfg, toy_root):
     assert "weight" not in make_dm(compose_cfg, toy_root, "data.augment.enabled=false").datasets["train"].tensors
 
 
-@pytest.mark.parametrize("value", [0, -1, "nan"])
-def test_early_weight_must_be_positive(compose_cfg, toy_root, value):
-    with pytest.raises(Exception, match="early_weight must be a positive number"):
-        instantiate(compose_cfg(data_root=toy_root, overrides=[f"data.early_weight={value}"]).data)
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.early_weight=0", "early_weight must be a positive number, got 0"),
+        ("data.early_weight=-1", "early_weight must be a positive number"),
+        ("data.early_weight=nan", "early_weight must be a positive number"),
+        ("data.early_weight=abc", "early_weight must be a positive number, got 'abc'"),
+        ("data.early_phase=soon", "early_phase must be a finite number, got 'soon'"),
+    ],
+)
+def test_early_weight_options_are_checked(compose_cfg, toy_root, override, message):
+    with pytest.raises(Exception, match=message):
+        instantiate(compose_cfg(data_root=toy_root, overrides=[override]).data)

@@ -44,6 +44,17 @@ class ChannelDataset(Dataset):
         return {k: v[index] for k, v in self.tensors.items()}
 
 
+def _number(value, name: str, positive: bool = False) -> float:
+    """``value`` as a finite float (positive when asked), or a one-line ``ValueError`` naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise ValueError(f"{name} must be a {'positive' if positive else 'finite'} number, got {value!r}")
+    return number
+
+
 def _passthrough(batch):
     return batch
 
@@ -100,9 +111,8 @@ class CCSNDataModule(L.LightningDataModule):
         self.augment = dict(augment or {})
         self.val_sources = tuple(val_sources) if val_sources else None
         self.train_on_val = bool(train_on_val)
-        self.early_weight, self.early_phase = float(early_weight), float(early_phase)
-        if not (math.isfinite(self.early_weight) and self.early_weight > 0):
-            raise ValueError(f"data.early_weight must be a positive number, got {early_weight!r}")
+        self.early_weight = _number(early_weight, "data.early_weight", positive=True)
+        self.early_phase = _number(early_phase, "data.early_phase")
         spectrum_cfg = self.preprocessing.spectrum
         self.batch_augment = SpectrumAugmentation.from_config(
             batch_augment,
