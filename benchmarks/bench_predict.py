@@ -10,7 +10,8 @@ Every figure comes with its reference measured in the same run, on the same mach
    - ``same_model_*``: today's code on that same network (the algorithm's gain alone);
    - ``shipped_*``: today's code on the shipped layer-1 case-S classifiers at their input length,
      with a fixed 100 passes and with ``--passes auto`` (mean passes used);
-   - ``shipped_networks_only_*``: the shipped classifiers' networks without their trees.
+   - ``shipped_networks_only_*``: the shipped classifiers' networks without their trees;
+   - ``shipped_layer1_SLD_*``: the shipped layer-1 case-SLD classifiers, 100 passes, random inputs.
 2. `ccsnscore --help` and `ccsnscore classify` of one SEDM spectrum in a new process (cold) through
    the whole shipped hierarchy, beside a new process that only imports the training stack
    (Lightning, Hydra, Optuna, scikit-learn: what the 0.1 classify path imported); warm classify
@@ -102,6 +103,16 @@ def mc_throughput(n_spectra: int = 200) -> dict:
     out["shipped_networks_only_fixed100_spectra_per_s"] = _rate(
         lambda: [mc_dropout_scores(getattr(m, "network", m), batch, 100) for m in layer1.classifiers.values()],
         n_spectra,
+    )
+    # the layer-1 SLD classifiers (spectrum, light curves, dm-dt histograms) on random inputs
+    sld = load_model_set(None, "SLD", layers=["layer1"])
+    sld_batch = {"spectrum": batch["spectrum"]}
+    for band in ("r", "g"):
+        light_curve = torch.rand(n_spectra, 200, 2) + 0.1
+        light_curve[:, 120:] = 0
+        sld_batch[f"lc_{band}"], sld_batch[f"dmdt_{band}"] = light_curve, torch.rand(n_spectra, 1, 24, 24)
+    out["shipped_layer1_SLD_fixed100_spectra_per_s"] = _rate(
+        lambda: [mc_dropout_scores(m, sld_batch, 100) for m in sld.classifiers.values()], n_spectra
     )
     start = time.perf_counter()
     adaptive = predict(layer1, batch, "auto")
