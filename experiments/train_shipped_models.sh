@@ -45,6 +45,10 @@ for run in rest/layer0_S rest/layer1_S rest/layer2a_S rest/layer2b_S rest/layer1
     observed/layer0_S observed/layer1_S; do
   OMP_NUM_THREADS=2 $PY -m ccsnscore.evaluation.blend $OUT/$run --out $OUT/blended/$run --tree-weight 0.5
 done
+# the SLD ensemble's three networks (light-curve LSTMs) would make files of 2.6 MB: their weights are
+# stored at half precision (used as float32) before the SLD classifiers are evaluated and shipped
+$PY -m ccsnscore.evaluation.model_cards $OUT/blended/rest/layer1_SLD --half-networks \
+    --dest $OUT/blended/rest/layer1_SLD_half
 
 # the networks alone, for comparison (experiments/reports/networks_only*)
 N=$OUT/rest
@@ -57,7 +61,7 @@ OUT=$OUT/blended
 # evaluation of what ships on the fixed test split (100 Monte-Carlo-dropout passes per classifier),
 # with the tree baseline and SNID beside it
 R=$OUT/rest
-$PY -m ccsnscore.evaluate "models=[$R/layer0_S,$R/layer1_S,$R/layer2a_S,$R/layer2b_S,$R/layer1_SL,$R/layer1_SD,$R/layer1_SLD]" \
+$PY -m ccsnscore.evaluate "models=[$R/layer0_S,$R/layer1_S,$R/layer2a_S,$R/layer2b_S,$R/layer1_SL,$R/layer1_SD,$R/layer1_SLD_half]" \
     "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/shipped
 $PY -m ccsnscore.evaluate "models=[$OUT/observed/layer0_S,$OUT/observed/layer1_S]" "cases=[S]" \
     output_dir=experiments/reports/shipped_observed_frame
@@ -65,6 +69,8 @@ $PY -m ccsnscore.evaluate "models=[$OUT/observed/layer0_S,$OUT/observed/layer1_S
 # the classifiers into the package (replacing the ones shipped before), each with its model card
 rm -rf src/ccsnscore/pretrained
 $PY -m ccsnscore.evaluation.model_cards $R/layer0_S $R/layer1_S $R/layer2a_S $R/layer2b_S $R/layer1_SL $R/layer1_SD \
-    $R/layer1_SLD --report experiments/reports/shipped --dest src/ccsnscore/pretrained
+    --report experiments/reports/shipped --dest src/ccsnscore/pretrained
+$PY -m ccsnscore.evaluation.model_cards $R/layer1_SLD_half --report experiments/reports/shipped \
+    --dest src/ccsnscore/pretrained
 $PY -m ccsnscore.evaluation.model_cards $OUT/observed/layer0_S $OUT/observed/layer1_S \
     --report experiments/reports/shipped_observed_frame --dest src/ccsnscore/pretrained/observed-frame

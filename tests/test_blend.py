@@ -166,6 +166,35 @@ def test_a_blended_classifier_file_round_trips_and_damaged_trees_are_refused(tmp
         load_classifier(path)
 
 
+def test_a_file_exported_with_half_networks_is_smaller_and_scores_as_before(tmp_path):
+    from ccsnscore.model.checkpoints import classifier_metadata, export_classifier
+
+    blend, _, _ = blended_spectrum_classifier(members=3)
+    path = save_hrich(tmp_path / "run", blend)
+    half = export_classifier(path, tmp_path / "ship" / "layer1" / "S" / "Hrich.pt", tmp_path / "run", True)
+    stored = torch.load(half, weights_only=True)["state_dict"]
+    assert {v.dtype for k, v in stored.items() if k.startswith("network.")} >= {torch.float16}
+    assert all(v.dtype == blend.state_dict()[k].dtype for k, v in stored.items() if k.startswith("tree."))
+    full_bytes = sum(v.numel() * v.element_size() for k, v in blend.state_dict().items() if k.startswith("network."))
+    half_bytes = sum(v.numel() * v.element_size() for k, v in stored.items() if k.startswith("network."))
+    assert half_bytes < 0.55 * full_bytes and half.stat().st_size < path.stat().st_size
+    assert classifier_metadata(half)["weights_storage"] == "float16"
+    assert "stored as float16" in model_card(half)
+    loaded = load_classifier(half)
+    assert all(p.dtype == torch.float32 for p in loaded.network.parameters())
+    batch = {"spectrum": torch.randn(6, 256, 1)}
+    blend.eval()
+    full, halved = blend.predict_proba(batch), loaded.predict_proba(batch)
+    assert not torch.equal(full, halved) and torch.allclose(full, halved, atol=2e-3)
+    # its checksum covers the stored half-precision weights
+    payload = torch.load(half, weights_only=True)
+    key = next(k for k, v in payload["state_dict"].items() if v.dtype == torch.float16)
+    payload["state_dict"][key] += 1
+    _write(half, {k: v for k, v in payload.items() if k != "state_dict"}, payload["state_dict"])
+    with pytest.raises(ClassifierFileError, match="do not match their recorded sha256"):
+        load_classifier(half)
+
+
 def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
     ds, _ = load_or_prepare(toy_root, tmp_path / "cache", PreprocessingConfig())
     split = tmp_path / "split.csv"

@@ -128,7 +128,12 @@ def model_card(path: Path, report_dirs=None) -> str:
         "",
         f"Spectrum encoder: {meta['hparams']['spectrum'].get('architecture', 'bilstm')}"
         + (f"; a deep ensemble of {members} networks (seeds {training.get('seeds')})." if members else ".")
-        + " The recipe and the ablations behind it: `experiments/ablations/` and `conf/recipe/`.",
+        + " The recipe and the ablations behind it: `experiments/ablations/` and `conf/recipe/`."
+        + (
+            " The network's weights are stored as float16 and used as float32."
+            if meta.get("weights_storage") == "float16"
+            else ""
+        ),
         *_blend_lines(meta),
         "",
         "## Validation metrics (kept weights)",
@@ -177,13 +182,14 @@ def model_card(path: Path, report_dirs=None) -> str:
     return "\n".join(lines)
 
 
-def ship(run_dirs, dest: Path, report_dirs=None) -> list[Path]:
-    """Copy every classifier of ``run_dirs`` into ``dest`` with its card; returns the copied files."""
+def ship(run_dirs, dest: Path, report_dirs=None, half_networks: bool = False) -> list[Path]:
+    """Copy every classifier of ``run_dirs`` into ``dest`` with its card; returns the copied files.
+    ``half_networks``: the networks' weights stored as float16 (:func:`export_classifier`)."""
     shipped = []
     for run in run_dirs:
         root = Path(run) / "classifiers" if (Path(run) / "classifiers").is_dir() else Path(run)
         for path in sorted(root.glob("*/*/*.pt")):
-            target = export_classifier(path, dest / path.relative_to(root), run)
+            target = export_classifier(path, dest / path.relative_to(root), run, half_networks)
             target.with_suffix(".md").write_text(model_card(target, report_dirs))
             shipped.append(target)
     return shipped
@@ -194,8 +200,13 @@ def main(argv=None) -> None:
     parser.add_argument("runs", nargs="+", help="training run directories or model folders")
     parser.add_argument("--report", nargs="*", default=None, help="evaluation report folders (test metrics)")
     parser.add_argument("--dest", default=str(shipped_models_dir()))
+    parser.add_argument(
+        "--half-networks",
+        action="store_true",
+        help="store the networks' weights as float16 (half the file size; used as float32)",
+    )
     args = parser.parse_args(argv)
-    for path in ship(args.runs, Path(args.dest), args.report):
+    for path in ship(args.runs, Path(args.dest), args.report, args.half_networks):
         print(path)
 
 

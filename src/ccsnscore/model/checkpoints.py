@@ -4,7 +4,9 @@ This module is the only code that knows the file format. A file ``<dir>/<layer>/
 is a ``torch.save`` dict of plain types, read with ``weights_only=True`` (no code runs on load)::
 
     format            "ccsnscore-classifier/2" (version 1: the same without weights_sha256)
-    state_dict        weights (float32 tensors)
+    state_dict        weights (float32 tensors; the network's float16 when ``weights_storage`` says
+                      so: they are used as float32, the trees' tensors are always stored in full)
+    weights_storage   optional: "float16" for a file exported with ``half_networks``
     weights_sha256    sha256 of the weights (names, shapes, dtypes, bytes), checked on every load
     hparams           network settings: BinaryClassifier(**hparams), an EnsembleClassifier when
                       they include ``members``, a BlendedClassifier (network + gradient-boosted
@@ -187,14 +189,29 @@ def _without_root(value: Any, root: str) -> Any:
     return value
 
 
-def export_classifier(source: str | os.PathLike, target: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
+def _is_tree_tensor(key: str) -> bool:
+    return key.startswith("tree.") or ".tree." in key
+
+
+def export_classifier(
+    source: str | os.PathLike, target: str | os.PathLike, run_dir: str | os.PathLike, half_networks: bool = False
+) -> Path:
     """Copy a verified classifier file to ``target`` (and its ``.json``) for distribution: paths
     inside ``run_dir`` that its record holds (checkpoints of the training rounds) become relative,
-    so a shipped file names nothing of the machine it was trained on. Weights unchanged."""
+    so a shipped file names nothing of the machine it was trained on. Weights unchanged, unless
+    ``half_networks``: the network's floating-point weights are then stored as float16 (half the
+    size; loaded back into float32, so each weight moves by at most 2**-11 of itself), recorded as
+    ``weights_storage: "float16"``; the trees' thresholds and values stay as they were."""
     payload = _read(Path(source))
     root = str(Path(run_dir).resolve())
     metadata = _without_root({k: v for k, v in payload.items() if k != "state_dict"}, root)
-    return _write(Path(target), metadata, payload["state_dict"])
+    state_dict = payload["state_dict"]
+    if half_networks:
+        state_dict = {
+            k: v.half() if v.is_floating_point() and not _is_tree_tensor(k) else v for k, v in state_dict.items()
+        }
+        metadata.update(weights_storage="float16", weights_sha256=weights_sha256(state_dict))
+    return _write(Path(target), metadata, state_dict)
 
 
 def replace_network(
