@@ -17,19 +17,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from cached import TREE_SEEDS, baseline_tree_scores, probe_parser, write_tables
+from cached import TREE_SEEDS, baseline_tree_scores, decisions, probe_parser, write_tables
 from run import CLASSES  # each layer's classes, as run.py trains them
 
 from ccsnscore.evaluation.metrics import recall_by_phase
 from ccsnscore.evaluation.report import PHASE_EDGES
 
 HERE = Path(__file__).resolve().parent
-
-
-def decisions(scores: dict[str, np.ndarray], classes) -> np.ndarray:
-    return np.asarray(classes)[np.stack([np.asarray(scores[c], float) for c in classes], axis=1).argmax(axis=1)]
 
 
 def main(argv=None) -> int:

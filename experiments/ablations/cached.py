@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 TREE_SEEDS = 3  # run k of a variant is paired with tree seed k mod 3, as score.py pairs them
@@ -33,3 +34,8 @@ def write_tables(table: pd.DataFrame, lines: list[str], out: Path) -> None:
     table.to_csv(out.with_suffix(".csv"), index=False)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def decisions(scores: dict[str, np.ndarray], classes) -> np.ndarray:
+    """Each spectrum's class with the highest score (no ambiguity rule)."""
+    return np.asarray(classes)[np.stack([np.asarray(scores[c], float) for c in classes], axis=1).argmax(axis=1)]

@@ -190,6 +190,7 @@ def _without_root(value: Any, root: str) -> Any:
 
 
 def _is_tree_tensor(key: str) -> bool:
+    """A tensor of a blend's trees (``tree.*``, or ``*.tree.*`` inside a container)."""
     return key.startswith("tree.") or ".tree." in key
 
 
@@ -307,7 +308,7 @@ def _read(path: Path, map_location="cpu") -> dict:
 def _usable(key: str, tensor: torch.Tensor) -> bool:
     """Finite, except a tree threshold, which may be infinite (a split of present against missing
     values, :class:`ccsnscore.model.trees.TreeEnsemble`) but never NaN."""
-    if key == "tree.threshold" or key.endswith(".tree.threshold"):
+    if _is_tree_tensor(key) and key.rsplit(".", 1)[-1] == "threshold":
         return not bool(torch.isnan(tensor).any())
     return bool(torch.isfinite(tensor).all())
 
