@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ccsnscore.evaluation.baseline import tree_features, tree_scores
+from ccsnscore.evaluation.baseline import fit_tree, tree_features, tree_scores
 
 
 def arrays(n=200, seed=0):
@@ -46,3 +46,18 @@ def test_a_pixel_no_training_spectrum_covers_does_not_stop_the_fit():
     assert np.isnan(features[:, 64:69]).all()
     scores = tree_scores(features, {"pos": label}, tree_features(b), seed=0)
     assert ((scores["pos"] > 0.5) == test_label).mean() > 0.95
+
+
+def test_sample_weights_steer_the_trees():
+    """Rows weighted up win where the labels conflict: half of the positives' lines are given to
+    negatives, and the trees side with whichever copies weigh more."""
+    a, label = arrays()
+    features = tree_features(a)
+    conflicting = np.concatenate([features, features[label]])
+    labels = np.concatenate([label, np.zeros(label.sum(), bool)])
+    heavy_negatives = np.concatenate([np.ones(len(label)), np.full(label.sum(), 10.0)])
+    heavy_positives = np.concatenate([np.where(label, 10.0, 1.0), np.ones(label.sum())])
+    test = features[label]
+    towards_negative = fit_tree(conflicting, labels, 0, heavy_negatives).predict_proba(test)[:, 1]
+    towards_positive = fit_tree(conflicting, labels, 0, heavy_positives).predict_proba(test)[:, 1]
+    assert towards_negative.mean() < 0.5 < towards_positive.mean()

@@ -33,9 +33,10 @@ def tree_features(
     return channel_features(channels, channel_names(input_case, bands), lc_step, continuum_window).numpy()
 
 
-def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):
-    """A fitted one-vs-rest tree model (``labels`` 0/1). Early stopping on a random tenth of the
-    rows, so ``seed`` changes the model as a network's training seed does."""
+def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, sample_weight=None, **kwargs):
+    """A fitted one-vs-rest tree model (``labels`` 0/1; ``sample_weight`` per row, times the
+    balanced class weights). Early stopping on a random tenth of the rows, so ``seed`` changes the
+    model as a network's training seed does."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     settings = dict(
@@ -53,7 +54,9 @@ def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, **kwargs):
     empty = np.isnan(features).all(axis=0)
     if empty.any():
         features = np.where(empty, 0.0, features).astype(features.dtype)
-    return HistGradientBoostingClassifier(**settings).fit(features, np.asarray(labels).astype(int))
+    return HistGradientBoostingClassifier(**settings).fit(
+        features, np.asarray(labels).astype(int), sample_weight=sample_weight
+    )
 
 
 def tree_scores(
