@@ -6,7 +6,7 @@ scores cover every non-test spectrum (a probe's input; see ``stacking.py``).
 Each non-test object of the dataset goes to fold ``md5(name) mod K`` (so a fold never depends on
 the order of the metadata or on which other objects exist). ``<out>/folds/fold<k>.csv`` lists the
 fixed test split's objects plus fold ``k``'s: trained with ``data.test_split_file`` pointing at it
-(variants ``C1_fold<k>`` of ``variants.yaml``), a network never sees fold ``k`` (nor the test split)
+(``run.py --folds K`` trains ``<variant>_fold<k>`` so), a network never sees fold ``k`` (nor the test split)
 in training, validation or early stopping, and scoring its "test" rows gives fold ``k``'s
 held-out scores.
 """

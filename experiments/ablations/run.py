@@ -50,6 +50,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--experiment", default="layer1_S")
     parser.add_argument("--out", default="outputs/ablations")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="cross-fitting: train <variant>_fold<k> for k < FOLDS, each also holding out fold k of "
+        "folds.py (<out>/folds/fold<k>.csv, written by folds.py --folds FOLDS)",
+    )
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     variants = load_variants()
@@ -58,10 +65,16 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {sorted(variants)}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", **malloc_environment()}
-    for name in names:
+    folds = [Path(args.out).resolve() / "folds" / f"fold{k}.csv" for k in range(args.folds)]
+    missing = [str(f) for f in folds if not f.is_file()]
+    if missing:
+        parser.error(f"fold files missing: {missing}; write them with folds.py --folds {args.folds}")
+    jobs = [(name, name, []) for name in names] if not folds else []
+    jobs += [(f"{name}_fold{k}", name, [f"data.test_split_file={f}"]) for name in names for k, f in enumerate(folds)]
+    for label, name, extra in jobs:
         for seed in args.seeds.split(","):
-            run_dir = Path(args.out) / args.experiment / name / f"seed{seed}"
-            overrides = [o.replace("{out}", str(Path(args.out).resolve())) for o in variants[name]]
+            run_dir = Path(args.out) / args.experiment / label / f"seed{seed}"
+            overrides = [o.replace("{out}", str(Path(args.out).resolve())) for o in variants[name]] + extra
             if all(p.is_file() for p in expected_classifiers(run_dir, args.experiment, overrides)):
                 print(f"done before: {run_dir}", flush=True)
                 continue
