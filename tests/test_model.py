@@ -356,3 +356,45 @@ def test_cnn_lstm_hybrid_reads_the_order_of_the_features_and_round_trips(tmp_pat
     assert not torch.allclose(hybrid.forward_stochastic(h), hybrid.forward_stochastic(h.flip(-1)), atol=1e-4)
     with pytest.raises(ValueError, match="recurrent_units"):
         SpectrumCNNEncoder(recurrent_units=-1)
+
+
+def test_mixup_mixes_channels_labels_and_weights_with_one_share_and_partner():
+    torch.manual_seed(0)
+    model = ClassifierModule("S", spectrum={"lstm_units": [4, 4]}, mixup=0.4)
+    n = 16
+    index = torch.arange(n, dtype=torch.float32)
+    batch = {
+        "spectrum": index.view(n, 1, 1).expand(n, 8, 1).clone(),
+        "label": index / (n - 1),
+        "weight": index + 1,
+    }
+    mixed = model.mixed(batch)
+    value = mixed["spectrum"][:, 0, 0]
+    assert torch.allclose(mixed["spectrum"], value.view(n, 1, 1).expand(n, 8, 1))  # one share per sample
+    assert torch.allclose(mixed["label"], value / (n - 1))  # the same share and partner for the label
+    assert torch.allclose(mixed["weight"], value + 1)  # ... and for the weight
+    assert (value != index).sum() >= n // 2  # samples were mixed
+    # each sample stays mostly itself: nearer its own value than any other row's is to it
+    assert ((value - index).abs() <= (n - 1) / 2 + 1e-6).all()
+    assert torch.equal(batch["label"], index / (n - 1))  # the batch given is not changed
+
+
+def test_mixup_off_trains_on_the_batch_as_given():
+    torch.manual_seed(0)
+    model = ClassifierModule("S", spectrum={"lstm_units": [4, 4]})
+    batch = random_batch("S", n=4)
+    batch["label"] = torch.tensor([1.0, 1, 0, 0])
+    model.log = lambda *args, **kwargs: None
+    model.eval()  # no dropout: the loss depends on the batch only
+    assert torch.allclose(model.training_step(batch, 0), model._loss(batch)[0])
+    mixing = ClassifierModule("S", spectrum={"lstm_units": [4, 4]}, mixup=1.0)
+    mixing.load_state_dict(model.state_dict())
+    mixing.log = model.log
+    mixing.eval()
+    assert not torch.allclose(mixing.training_step(batch, 0), model._loss(batch)[0])
+
+
+@pytest.mark.parametrize("value", [-1, "abc", float("nan"), None])
+def test_mixup_option_is_checked(value):
+    with pytest.raises(ValueError, match="model.mixup must be a number >= 0"):
+        ClassifierModule("S", mixup=value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,6 +15,16 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 from ccsnscore.model.network import BinaryClassifier
 
 
+def _mixup_parameter(value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"model.mixup must be a number >= 0 (0: off), got {value!r}")
+    return number
+
+
 class ClassifierModule(L.LightningModule):
     """Training of one binary classifier: binary cross-entropy (optionally class-weighted, and
     weighted per sample by a batch's ``weight`` when it has one), the
@@ -22,6 +33,7 @@ class ClassifierModule(L.LightningModule):
 
     The keyword arguments of :class:`BinaryClassifier` build :attr:`network`; ``optimizer`` and
     ``scheduler`` are factories (Hydra ``_partial_``) called with the parameters / the optimizer.
+    ``mixup`` > 0 trains on mixed samples (:meth:`mixed`, Beta(``mixup``, ``mixup``)); 0: off.
     """
 
     def __init__(
@@ -35,8 +47,10 @@ class ClassifierModule(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable | None = None,
         mc_scope: str = "all",
+        mixup: float = 0.0,
     ):
         super().__init__()
+        self.mixup = _mixup_parameter(mixup)
         self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.network = BinaryClassifier(input_case, bands, spectrum, lightcurve, dmdt, init, mc_scope)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
@@ -66,7 +80,28 @@ class ClassifierModule(L.LightningModule):
         self.val_acc.reset()
         self.val_loss_best.reset()
 
+    def mixed(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """mixup (Zhang et al. 2018): every sample of a training batch becomes ``lam * itself +
+        (1 - lam) * a random partner`` of the same batch, input channels, label (then soft) and
+        per-sample weight alike; ``lam ~ Beta(mixup, mixup)`` per sample, folded to ``lam >= 0.5`` so
+        that each mixed sample stays mostly itself. Draws from torch's global generator (seeded with
+        the run)."""
+        n = batch["label"].shape[0]
+        beta = torch.distributions.Beta(torch.tensor(self.mixup), torch.tensor(self.mixup))
+        lam = beta.sample((n,)).to(batch["label"].device)
+        lam = torch.maximum(lam, 1 - lam)
+        partner = torch.randperm(n).to(batch["label"].device)
+        out = dict(batch)
+        for key in [*self.network.channels, "label", "weight"]:
+            if key in batch:
+                x = batch[key]
+                share = lam.view(-1, *([1] * (x.dim() - 1))).to(x.dtype)
+                out[key] = share * x + (1 - share) * x[partner]
+        return out
+
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if self.mixup > 0:
+            batch = self.mixed(batch)
         loss, _ = self._loss(batch)
         self.train_loss(loss, weight=len(batch["label"]))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
