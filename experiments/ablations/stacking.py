@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from cached import write_tables
+from calibration import logit, sigmoid
 from folds import fold_of
 from score import UNCLASSIFIED, run_metrics
 from sklearn.linear_model import LogisticRegression
@@ -49,15 +50,6 @@ TEST_SPLIT = HERE.parent / "splits" / "ccsn-public-test.csv"
 N_FOLDS = 5
 TREE_SEEDS = (0, 1, 2)
 YOUNG = -5.0
-
-
-def logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def sigmoid(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def fit_svm(features, labels):
