@@ -189,6 +189,7 @@ def summarise(parts: pd.DataFrame, label: str, tree_seed: int) -> list[dict]:
                     "tree_seed": tree_seed,
                     "n": int(mask.sum()),
                     **{k: summary[k] for k in ("accuracy", "macro_auc", "confident_fraction", "confident_accuracy")},
+                    **{f"recall_{c}": float((called[true == c] == c).mean()) for c in CLASSES},
                     "young_Hpoor_right": int((called[young] == "Hpoor").sum()),
                     "young_Hpoor": int(young.sum()),
                 }
@@ -229,17 +230,15 @@ def main(argv=None) -> int:
         "Produced by `python experiments/ablations/stacking.py`. Single seed: mean ± sd over the network "
         f"seeds {args.seeds} (each with one tree seed); ensemble: one ensemble, mean ± sd over the 3 tree seeds. "
         "Accuracy counts ambiguous as wrong; `confident`: P > 0.8 and std < 0.05; "
-        "young H-poor: before -5 d, decided by the higher score.",
+        "recall and young H-poor (before -5 d): decided by the higher score.",
         "",
         "| network | blend | spectra | accuracy | macro AUC | confident share | confident accuracy "
-        "| young H-poor right |",
-        "|---|---|---|---|---|---|---|---|",
+        "| recall H-rich | recall H-poor | young H-poor right |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    figures = ("accuracy", "macro_auc", "confident_fraction", "confident_accuracy", *(f"recall_{c}" for c in CLASSES))
     for (scope, network, name), group in result.groupby(["scope", "network", "blend"], sort=False):
-        cells = [
-            f"{group[k].mean():.3f} ± {group[k].std():.3f}"
-            for k in ("accuracy", "macro_auc", "confident_fraction", "confident_accuracy")
-        ]
+        cells = [f"{group[k].mean():.3f} ± {group[k].std():.3f}" for k in figures]
         young = f"{group['young_Hpoor_right'].mean():.1f} of {group['young_Hpoor'].iloc[0]}"
         lines.append(f"| {network} | {name} | {scope} ({group['n'].iloc[0]}) | " + " | ".join(cells) + f" | {young} |")
     write_tables(result, lines, Path(args.table))
