@@ -358,6 +358,26 @@ def test_cnn_lstm_hybrid_reads_the_order_of_the_features_and_round_trips(tmp_pat
         SpectrumCNNEncoder(recurrent_units=-1)
 
 
+def test_cnn_wavelength_channel_lets_pooled_features_depend_on_where_a_line_is(tmp_path):
+    torch.manual_seed(0)
+    settings = {"conv_channels": [8], "kernel_sizes": [5], "conv_dropout": 0.0, "dense_dropout": 0.0}
+    plain = SpectrumCNNEncoder(**settings).eval()
+    placed = SpectrumCNNEncoder(**settings, wavelength_channel=True).eval()
+    assert (plain.convs[0].in_channels, placed.convs[0].in_channels) == (2, 3)
+    # the same line at two places of a flat spectrum: the same code without the channel, not with it
+    x = torch.full((2, 64, 1), 0.5)
+    x[0, 10:13] = 1.0
+    x[1, 40:43] = 1.0
+    with torch.no_grad():
+        assert torch.allclose(plain(x)[0], plain(x)[1], atol=1e-6)
+        assert not torch.allclose(placed(x)[0], placed(x)[1], atol=1e-4)
+    model = BinaryClassifier("S", spectrum={"architecture": "cnn", **settings, "wavelength_channel": True})
+    assert model.encoders["spectrum"].wavelength_channel
+    assert_round_trips(model, tmp_path)
+    with pytest.raises(ValueError, match="wavelength_channel"):
+        SpectrumCNNEncoder(wavelength_channel="yes")
+
+
 def test_mixup_mixes_channels_labels_and_weights_with_one_share_and_partner():
     torch.manual_seed(0)
     model = ClassifierModule("S", spectrum={"lstm_units": [4, 4]}, mixup=0.4)

@@ -251,7 +251,10 @@ class SpectrumCNNEncoder(DenseHead):
 
     The coverage mask (1 where the flux is non-zero) is an input channel, so that zero flux outside
     the coverage is not mistaken for data; with ``continuum_window`` (odd, pixels) the flux minus
-    its running mean over that window (the lines without the continuum) is another.
+    its running mean over that window (the lines without the continuum) is another; with
+    ``wavelength_channel`` each pixel's place on the wavelength grid (-1 at the blue end, 1 at the
+    red) is one more, so that features pooled over the whole spectrum can still depend on where
+    they lie (a line at H-alpha and one at He I 5876 are otherwise the same after global pooling).
 
     Blocks: conv (``kernel_sizes[i]``, 'same' padding, ReLU) -> max-pool ``pool`` ->
     ``MCDropout(conv_dropout[i])``; then the global max and mean over wavelength, hidden dense
@@ -279,9 +282,13 @@ class SpectrumCNNEncoder(DenseHead):
         continuum_window: int = 0,
         out_activation: str = "relu",
         recurrent_units: int = 0,
+        wavelength_channel: bool = False,
     ):
         super().__init__()
         conv_channels = [int(c) for c in conv_channels]
+        if not isinstance(wavelength_channel, bool):
+            raise ValueError(f"wavelength_channel must be true or false, got {wavelength_channel!r}")
+        self.wavelength_channel = wavelength_channel
         if int(recurrent_units) < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
         kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
@@ -294,7 +301,7 @@ class SpectrumCNNEncoder(DenseHead):
             raise ValueError(f"out_activation must be 'relu' or 'none', got {out_activation!r}")
         self.out_activation = out_activation
         self.convs = nn.ModuleList()
-        channels = in_features + 1 + (in_features if self.continuum_window else 0)
+        channels = in_features + 1 + (in_features if self.continuum_window else 0) + int(wavelength_channel)
         for c, k in zip(conv_channels, kernel_sizes):
             self.convs.append(nn.Conv1d(channels, c, k, padding=k // 2))
             channels = c
@@ -315,6 +322,9 @@ class SpectrumCNNEncoder(DenseHead):
         parts = [x, mask]
         if self.continuum_window:
             parts.insert(1, (x - self._continuum(x, mask)) * mask)
+        if self.wavelength_channel:
+            grid = torch.linspace(-1.0, 1.0, x.shape[1], dtype=x.dtype, device=x.device)
+            parts.append(grid.view(1, -1, 1).expand(x.shape[0], -1, 1))
         h = torch.cat(parts, dim=-1).transpose(1, 2)
         return self.pool(F.relu(self.convs[0](h)))
 
