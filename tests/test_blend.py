@@ -216,3 +216,20 @@ def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
         blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", tree_weight=1.0)
     with pytest.raises(ValueError, match="continuum-window"):
         blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", continuum_window=-1)
+
+
+def test_the_model_card_names_the_spectrum_encoders_extra_inputs(tmp_path):
+    torch.manual_seed(0)
+    spectrum = {
+        "architecture": "cnn",
+        "conv_channels": [4],
+        "kernel_sizes": [3],
+        "conv_dropout": 0.1,
+        "wavelength_channel": True,
+    }
+    card = model_card(save_hrich(tmp_path / "placed", BinaryClassifier("S", spectrum=spectrum)))
+    assert "Spectrum encoder: cnn (each pixel's place on the wavelength grid as an input channel)" in card
+    plain = model_card(
+        save_hrich(tmp_path / "plain", BinaryClassifier("S", spectrum={**spectrum, "wavelength_channel": False}))
+    )
+    assert "Spectrum encoder: cnn;" in plain or "Spectrum encoder: cnn." in plain

@@ -78,6 +78,18 @@ def _blend_lines(meta: dict) -> list[str]:
     ]
 
 
+def _encoder_extras(spectrum: dict) -> str:
+    """The spectrum encoder's optional inputs and parts, in words (empty when it has none)."""
+    extras = []
+    if spectrum.get("wavelength_channel"):
+        extras.append("each pixel's place on the wavelength grid as an input channel")
+    if spectrum.get("continuum_window"):
+        extras.append(f"a continuum-removed channel ({spectrum['continuum_window']}-pixel running mean)")
+    if spectrum.get("recurrent_units"):
+        extras.append(f"a bidirectional LSTM of {spectrum['recurrent_units']} units over its last block")
+    return f" ({'; '.join(extras)})" if extras else ""
+
+
 def model_card(path: Path, report_dirs=None) -> str:
     """Markdown model card of the classifier file ``path``."""
     meta = classifier_metadata(path)
@@ -127,6 +139,7 @@ def model_card(path: Path, report_dirs=None) -> str:
         "```",
         "",
         f"Spectrum encoder: {meta['hparams']['spectrum'].get('architecture', 'bilstm')}"
+        + _encoder_extras(meta["hparams"]["spectrum"])
         + (f"; a deep ensemble of {members} networks (seeds {training.get('seeds')})." if members else ".")
         + " The recipe and the ablations behind it: `experiments/ablations/` and `conf/recipe/`."
         + (
