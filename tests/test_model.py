@@ -378,6 +378,28 @@ def test_cnn_wavelength_channel_lets_pooled_features_depend_on_where_a_line_is(t
         SpectrumCNNEncoder(wavelength_channel="yes")
 
 
+def test_cnn_positional_readout_tells_where_a_line_is_for_any_spectrum_length(tmp_path):
+    torch.manual_seed(0)
+    settings = {"conv_channels": [8, 8], "kernel_sizes": [5, 3], "conv_dropout": 0.0, "dense_dropout": 0.0}
+    plain = SpectrumCNNEncoder(**settings).eval()
+    placed = SpectrumCNNEncoder(**settings, readout_positions=4).eval()
+    assert placed.dense[0].in_features == (2 + 4) * 8
+    x = torch.full((2, 64, 1), 0.5)
+    x[0, 8:11] = 1.0  # both lines on the same place of the pooling grid
+    x[1, 40:43] = 1.0
+    with torch.no_grad():
+        assert torch.allclose(plain(x)[0], plain(x)[1], atol=1e-6)
+        assert not torch.allclose(placed(x)[0], placed(x)[1], atol=1e-4)
+        # the readout does not depend on the number of wavelength points
+        assert placed(torch.full((3, 128, 1), 0.5)).shape == placed(torch.full((3, 50, 1), 0.5)).shape == (3, 8)
+    model = BinaryClassifier("S", spectrum={"architecture": "cnn", **settings, "readout_positions": 4})
+    assert model.encoders["spectrum"].readout_positions == 4
+    assert_round_trips(model, tmp_path)
+    for bad in (-1, 2.5, True, "4"):
+        with pytest.raises(ValueError, match="readout_positions"):
+            SpectrumCNNEncoder(readout_positions=bad)
+
+
 def test_mixup_mixes_channels_labels_and_weights_with_one_share_and_partner():
     torch.manual_seed(0)
     model = ClassifierModule("S", spectrum={"lstm_units": [4, 4]}, mixup=0.4)

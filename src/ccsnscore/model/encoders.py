@@ -263,6 +263,10 @@ class SpectrumCNNEncoder(DenseHead):
     code can die as a whole and leave the classifier constant). ``forward_deterministic`` returns
     the first block's pooled activations ``(B, conv_channels[0], n_wave // pool)``.
 
+    With ``readout_positions`` > 0 the head also reads the last block's features averaged over that
+    many equal stretches of the spectrum (blue to red) beside their global max and mean: a
+    position-aware readout, as in classic spectral CNNs, independent of ``n_wave``.
+
     With ``recurrent_units`` > 0 the encoder is a CNN + LSTM hybrid: a fused bidirectional LSTM reads
     the last block's feature sequence (shorter than the spectrum by the pooling, so cheap) and its
     last forward and first backward states join the global max and mean, giving the head the order
@@ -283,6 +287,7 @@ class SpectrumCNNEncoder(DenseHead):
         out_activation: str = "relu",
         recurrent_units: int = 0,
         wavelength_channel: bool = False,
+        readout_positions: int = 0,
     ):
         super().__init__()
         conv_channels = [int(c) for c in conv_channels]
@@ -291,6 +296,9 @@ class SpectrumCNNEncoder(DenseHead):
         self.wavelength_channel = wavelength_channel
         if int(recurrent_units) < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
+        if isinstance(readout_positions, bool) or int(readout_positions) != readout_positions or readout_positions < 0:
+            raise ValueError(f"readout_positions must be a whole number >= 0, got {readout_positions!r}")
+        self.readout_positions = int(readout_positions)
         kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
         if not conv_channels:
             raise ValueError("need at least one convolution")
@@ -315,7 +323,8 @@ class SpectrumCNNEncoder(DenseHead):
             if self.recurrent_units
             else None
         )
-        self._build_head(2 * channels + 2 * self.recurrent_units, dense_units, dense_dropout, out_features)
+        readout = (2 + self.readout_positions) * channels + 2 * self.recurrent_units
+        self._build_head(readout, dense_units, dense_dropout, out_features)
 
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)
@@ -340,6 +349,8 @@ class SpectrumCNNEncoder(DenseHead):
         for conv, dropout in zip(self.convs[1:], self.conv_dropouts[1:]):
             h = dropout(self.pool(F.relu(conv(h))))
         parts = [h.amax(dim=-1), h.mean(dim=-1)]
+        if self.readout_positions:
+            parts.append(F.adaptive_avg_pool1d(h, self.readout_positions).flatten(1))
         if self.lstm is not None:
             seq, _ = self.lstm(h.transpose(1, 2))
             units = self.recurrent_units
