@@ -25,12 +25,12 @@ train() {  # train <run dir> <overrides...>: a run that finished before is resum
 }
 
 queue_a() {
-  # layer-1 case S: the CNN also reads each pixel's place on the wavelength grid (variant C1_wl of
-  # experiments/ablations/; measured on layer 1 only)
+  # layer-1 case S and layer 2b: the CNN also reads each pixel's place on the wavelength grid
+  # (variant C1_wl of experiments/ablations/; better on layers 1 and 2b, not on 2a)
   train $OUT/rest/layer1_S +experiment=layer1 ensemble=3 model.spectrum.wavelength_channel=true
   train $OUT/rest/layer0_S +experiment=layer0 ensemble=3
   train $OUT/rest/layer2a_S +experiment=layer2a ensemble=3
-  train $OUT/rest/layer2b_S +experiment=layer2b ensemble=3
+  train $OUT/rest/layer2b_S +experiment=layer2b ensemble=3 model.spectrum.wavelength_channel=true
 }
 queue_b() {
   train $OUT/observed/layer0_S +experiment=layer0 $OBSERVED
