@@ -12,6 +12,8 @@ export OMP_NUM_THREADS=1
 # rest-frame models: deep ensembles of 3 seeds per classifier for case S and layer-1 SLD (a single
 # SLD seed was less accurate than case S; SL and SD are single seeds)
 S_LAYERS="layer0 layer1 layer2a layer2b"
+# the layer-1 CNNs' extra inputs: the wavelength channel and the positional readout (C1_wlpos)
+POSITIONS="model.spectrum.wavelength_channel=true model.spectrum.readout_positions=8"
 # observed-frame models (spectra without a usable redshift): the gate and layer 1, one seed each; no
 # host-galaxy lines or redshift error in the augmentation (they sit at unknown observed wavelengths)
 OBSERVED="preprocessing.spectrum.rest_frame=false data.batch_augment.host=0.0 data.batch_augment.redshift=0.0"
@@ -25,9 +27,10 @@ train() {  # train <run dir> <overrides...>: a run that finished before is resum
 }
 
 queue_a() {
-  # layer-1 case S and layer 2b: the CNN also reads each pixel's place on the wavelength grid
-  # (variant C1_wl of experiments/ablations/; better on layers 1 and 2b, not on 2a)
-  train $OUT/rest/layer1_S +experiment=layer1 ensemble=3 model.spectrum.wavelength_channel=true
+  # layer 1 (every case) and layer 2b: the CNN also reads each pixel's place on the wavelength grid
+  # (variant C1_wl of experiments/ablations/; better on layers 1 and 2b, not on 2a); layer 1 also
+  # reads the last block's features over 8 stretches of the spectrum (C1_wlpos)
+  train $OUT/rest/layer1_S +experiment=layer1 ensemble=3 $POSITIONS
   train $OUT/rest/layer0_S +experiment=layer0 ensemble=3
   train $OUT/rest/layer2a_S +experiment=layer2a ensemble=3
   train $OUT/rest/layer2b_S +experiment=layer2b ensemble=3 model.spectrum.wavelength_channel=true
@@ -35,9 +38,9 @@ queue_a() {
 queue_b() {
   train $OUT/observed/layer0_S +experiment=layer0 $OBSERVED
   train $OUT/observed/layer1_S +experiment=layer1 $OBSERVED
-  train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL
-  train $OUT/rest/layer1_SD +experiment=layer1 data.input_case=SD
-  train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD ensemble=3
+  train $OUT/rest/layer1_SL +experiment=layer1 data.input_case=SL $POSITIONS
+  train $OUT/rest/layer1_SD +experiment=layer1 data.input_case=SD $POSITIONS
+  train $OUT/rest/layer1_SLD +experiment=layer1 data.input_case=SLD ensemble=3 $POSITIONS
 }
 queue_a & queue_b & wait
 
