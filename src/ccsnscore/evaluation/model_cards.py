@@ -84,7 +84,8 @@ def _encoder_extras(spectrum: dict) -> str:
     if spectrum.get("wavelength_channel"):
         extras.append("each pixel's place on the wavelength grid as an input channel")
     if spectrum.get("readout_positions"):
-        extras.append(f"a readout of the last block's features over {spectrum['readout_positions']} stretches of the spectrum")
+        stretches = spectrum["readout_positions"]
+        extras.append(f"a readout of the last block's features over {stretches} stretches of the spectrum")
     if spectrum.get("continuum_window"):
         extras.append(f"a continuum-removed channel ({spectrum['continuum_window']}-pixel running mean)")
     if spectrum.get("recurrent_units"):
