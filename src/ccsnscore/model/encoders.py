@@ -33,6 +33,7 @@ the model can tell "no data" apart from any real light curve.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -296,7 +297,7 @@ class SpectrumCNNEncoder(DenseHead):
         self.wavelength_channel = wavelength_channel
         if int(recurrent_units) < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
-        if isinstance(readout_positions, bool) or int(readout_positions) != readout_positions or readout_positions < 0:
+        if isinstance(readout_positions, bool) or not isinstance(readout_positions, Integral) or readout_positions < 0:
             raise ValueError(f"readout_positions must be a whole number >= 0, got {readout_positions!r}")
         self.readout_positions = int(readout_positions)
         kernel_sizes = [int(k) for k in _as_list(kernel_sizes, len(conv_channels), "kernel_sizes")]
