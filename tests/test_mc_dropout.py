@@ -167,3 +167,39 @@ def test_mc_dropout_in_the_head_only():
     assert np.all(std_head > 0) and np.median(std_head) < np.median(std_all)
     with pytest.raises(ValueError, match="mc_scope"):
         BinaryClassifier("S", mc_scope="convs")
+
+
+@pytest.mark.parametrize("input_case", ["S", "SLD"])
+def test_head_only_dropout_runs_the_feature_extractors_once_per_spectrum(input_case):
+    """With dropout in the dense heads only, the convolutions and LSTMs run once per spectrum, not
+    once per pass, and the passes are those of the whole network run on every repeated row."""
+    from ccsnscore.inference.mc_dropout import _mc_mode, content_keys
+    from ccsnscore.model.layers import mix64, set_mc_streams, stream_keys
+
+    torch.manual_seed(0)
+    spectrum = {"architecture": "cnn", "wavelength_channel": True, "readout_positions": 4, "dense_dropout": 0.3}
+    model = BinaryClassifier(input_case, spectrum=spectrum, mc_scope="head").eval()
+    with torch.no_grad():
+        model.head.weight.mul_(40.0)
+    n, n_passes = 5, 12
+    batch = {"spectrum": torch.rand(n, 64, 1), "dmdt_r": torch.rand(n, 1, 24, 24), "dmdt_g": torch.rand(n, 1, 24, 24)}
+    batch |= {"lc_r": torch.rand(n, 200, 2), "lc_g": torch.rand(n, 200, 2)}
+    batch = {k: batch[k] for k in model.channels}
+    rows = []
+    hooks = [
+        encoder.convs[-1].register_forward_hook(lambda m, i, o: rows.append(o.shape[0]))
+        for encoder in model.encoders.values()
+        if hasattr(encoder, "convs")
+    ]
+    _, std, samples = mc_dropout_scores(model, batch, n_passes, seed=3, return_samples=True)
+    assert rows and set(rows) == {n}, "the feature extractors ran on repeated rows"
+    assert (std > 0).all()
+    keys = mix64(content_keys(batch) ^ mix64(torch.tensor(3, dtype=torch.int64)))
+    with _mc_mode(model), torch.no_grad():
+        set_mc_streams(model, stream_keys(keys, n_passes, 0))
+        repeated = {k: v.repeat_interleave(n_passes, dim=0) for k, v in batch.items()}
+        whole = torch.sigmoid(model(repeated)).view(n, n_passes).numpy()
+        set_mc_streams(model, None)
+    for hook in hooks:
+        hook.remove()
+    np.testing.assert_allclose(samples, whole, rtol=1e-5, atol=1e-6)

@@ -106,6 +106,7 @@ def test_forward_is_stochastic_after_deterministic(encoder_cls, pick):
     out = encoder(x)
     assert out.shape == (x.shape[0], 8)
     assert torch.allclose(out, encoder.forward_stochastic(h), atol=1e-6)
+    assert torch.allclose(out, encoder.head_code(encoder.head_input(x)), atol=1e-6)
     # repeated along the batch (as the MC evaluator does): dropout off -> identical rows
     repeated = encoder.forward_stochastic(h.repeat_interleave(3, 0))
     assert torch.allclose(repeated, out.repeat_interleave(3, 0), atol=1e-6)

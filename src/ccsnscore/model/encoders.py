@@ -8,7 +8,8 @@ and is split for Monte-Carlo dropout into
 
 with ``forward(x) == forward_stochastic(forward_deterministic(x))``. ``h`` is always one plain
 tensor with the batch first, so the MC evaluator can repeat and chunk it without knowing the
-encoder.
+encoder. When Monte-Carlo dropout acts in the dense head only, the split moves to the head's input:
+``forward(x) == head_code(head_input(x))``, and only ``head_code`` is repeated per pass.
 
 Defaults follow the published CCSNscore models (Keras): two bidirectional LSTMs of 24 units for the
 spectrum, three LSTMs of 24 units per light-curve band, two 3x3 convolutions per dm-dt histogram,
@@ -68,6 +69,25 @@ class DenseHead(nn.Module):
         for dense, dropout in zip(self.dense, self.dense_dropouts):
             code = dropout(F.relu(dense(code)))
         return self.out(code)
+
+    def _features(self, h: torch.Tensor) -> torch.Tensor:
+        """The dense head's input ``(B, width)`` from the output of ``forward_deterministic``."""
+        raise NotImplementedError
+
+    def head_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything before the dense head ``(B, width)``: with dropout in the head only, the
+        deterministic part of a Monte-Carlo pass."""
+        return self._features(self.forward_deterministic(x))
+
+    def head_code(self, features: torch.Tensor) -> torch.Tensor:
+        """The code ``(B, out_features)`` from the head's input (hidden dense layers and output)."""
+        return F.relu(self._head(features))
+
+    def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head_code(self._features(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_stochastic(self.forward_deterministic(x))
 
 
 class RecurrentEncoder(DenseHead):
@@ -137,16 +157,12 @@ class RecurrentEncoder(DenseHead):
         seq = self._lstm_layer(0, x, lengths) * valid.unsqueeze(-1)
         return torch.cat([seq, valid.unsqueeze(-1)], dim=-1)
 
-    def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
+    def _features(self, h: torch.Tensor) -> torch.Tensor:
         seq, valid = h[..., :-1], h[..., -1]
         lengths = valid.sum(dim=1).round().long()
         for i in range(1, len(self.forward_lstms)):
             seq = self._lstm_layer(i, self.lstm_dropouts[i - 1](seq), lengths)
-        code = self.lstm_dropouts[-1](self._readout(seq, lengths))
-        return F.relu(self._head(code))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stochastic(self.forward_deterministic(x))
+        return self.lstm_dropouts[-1](self._readout(seq, lengths))
 
 
 class SpectrumEncoder(RecurrentEncoder):
@@ -237,14 +253,10 @@ class DmdtEncoder(DenseHead):
     def forward_deterministic(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.convs[0](x))
 
-    def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
+    def _features(self, h: torch.Tensor) -> torch.Tensor:
         for i in range(1, len(self.convs)):
             h = F.relu(self.convs[i](self.conv_dropouts[i - 1](h)))
-        code = torch.flatten(self.pool(self.conv_dropouts[-1](h)), 1)
-        return F.relu(self._head(code))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stochastic(self.forward_deterministic(x))
+        return torch.flatten(self.pool(self.conv_dropouts[-1](h)), 1)
 
 
 class SpectrumCNNEncoder(DenseHead):
@@ -345,7 +357,7 @@ class SpectrumCNNEncoder(DenseHead):
         den = F.avg_pool1d(mask.transpose(1, 2), k, stride=1, padding=pad, count_include_pad=False)
         return (num / den.clamp_min(1e-6)).transpose(1, 2)
 
-    def forward_stochastic(self, h: torch.Tensor) -> torch.Tensor:
+    def _features(self, h: torch.Tensor) -> torch.Tensor:
         h = self.conv_dropouts[0](h)
         for conv, dropout in zip(self.convs[1:], self.conv_dropouts[1:]):
             h = dropout(self.pool(F.relu(conv(h))))
@@ -356,11 +368,11 @@ class SpectrumCNNEncoder(DenseHead):
             seq, _ = self.lstm(h.transpose(1, 2))
             units = self.recurrent_units
             parts += [seq[:, -1, :units], seq[:, 0, units:]]
-        code = self._head(torch.cat(parts, dim=-1))
-        return F.relu(code) if self.out_activation == "relu" else code
+        return torch.cat(parts, dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stochastic(self.forward_deterministic(x))
+    def head_code(self, features: torch.Tensor) -> torch.Tensor:
+        code = self._head(features)
+        return F.relu(code) if self.out_activation == "relu" else code
 
 
 SPECTRUM_ARCHITECTURES = {"bilstm": SpectrumEncoder, "cnn": SpectrumCNNEncoder}

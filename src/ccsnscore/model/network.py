@@ -35,6 +35,8 @@ class BinaryClassifier(nn.Module):
     Monte-Carlo dropout: ``forward_stochastic(encode_deterministic(batch))`` equals
     ``forward(batch)``; each value of the ``encode_deterministic`` dict is a tensor with the batch
     first, so it may be ``repeat_interleave``-d (all values alike) before ``forward_stochastic``.
+    With ``mc_scope="head"`` the deterministic part runs up to the encoders' dense heads (their
+    convolutions and LSTMs run once per sample, not once per pass).
     Switch dropout on in eval mode with :func:`ccsnscore.model.layers.set_mc_dropout`.
     """
 
@@ -78,12 +80,18 @@ class BinaryClassifier(nn.Module):
 
     # -- inference ----------------------------------------------------------------------------
     def encode_deterministic(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The dropout-free first part of every encoder: ``{channel: tensor (B, ...)}``."""
+        """The part of every encoder that Monte-Carlo dropout leaves alone: ``{channel: tensor (B,
+        ...)}``, up to the first dropout layer, or (``mc_scope="head"``) up to the dense head."""
+        if self.mc_scope == "head":
+            return {name: encoder.head_input(batch[name]) for name, encoder in self.encoders.items()}
         return {name: encoder.forward_deterministic(batch[name]) for name, encoder in self.encoders.items()}
 
     def forward_stochastic(self, encoded: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``(B,)`` from the output of :meth:`encode_deterministic` (possibly repeated)."""
-        codes = [encoder.forward_stochastic(encoded[name]) for name, encoder in self.encoders.items()]
+        if self.mc_scope == "head":
+            codes = [encoder.head_code(encoded[name]) for name, encoder in self.encoders.items()]
+        else:
+            codes = [encoder.forward_stochastic(encoded[name]) for name, encoder in self.encoders.items()]
         return self.head(torch.cat(codes, dim=-1)).squeeze(-1)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
