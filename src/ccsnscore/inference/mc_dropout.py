@@ -1,10 +1,11 @@
 """Monte-Carlo dropout: many stochastic passes of a classifier -> mean score and its spread.
 
-The dropout-free first part of every encoder (:meth:`BinaryClassifier.encode_deterministic`) runs
-once per sample; only the rest runs once per pass, on the encoded batch repeated ``n_passes`` times
-and cut into chunks of about ``chunk_rows`` rows: 200 on a CPU (chunks of 100-250 rows are fastest
-there), 20,000 on a GPU (measured on an H100: 11,300 spectra/s per classifier against 5,000 with
-2,000-row chunks and 4,800 for a loop of full passes).
+The dropout-free first part of every encoder (:meth:`BinaryClassifier.encode_deterministic`; with
+dropout in the dense heads only, everything before the heads) runs once per sample; only the rest
+runs once per pass, on the encoded batch repeated ``n_passes`` times and cut into chunks of about
+``chunk_rows`` rows: 200 on a CPU (chunks of 100-250 rows are fastest there), 20,000 on a GPU
+(measured on an H100: 11,300 spectra/s per classifier against 5,000 with 2,000-row chunks and 4,800
+for a loop of full passes).
 """
 
 from __future__ import annotations
