@@ -4,8 +4,9 @@
                                      [--json out.json]
 
 Both recipes' networks on the same data, in the same run: ``paper`` (two biLSTMs on 256 points,
-the 0.1 architecture), ``ccsnscore`` (the 1-D CNN on 128 points of the default recipe) and
-``ccsnscore+lstm`` (the same CNN with a biLSTM reading its last block's features). 8,000
+the 0.1 architecture), ``ccsnscore`` (the 1-D CNN on 128 points of the default recipe),
+``ccsnscore+lstm`` (the same CNN with a biLSTM reading its last block's features) and
+``ccsnscore-layer1`` (the CNN with the shipped layer-1 classifiers' extra inputs). 8,000
 random samples shaped and zero-padded like the real inputs (spectra zero outside a random coverage,
 light curves of random length with some bands missing), batch 64, Adam, one Lightning fit on the
 CPU (deterministic, no validation), the malloc settings of :mod:`ccsnscore.runtime` applied.
@@ -24,9 +25,14 @@ RECIPES = {
     "paper": (256, {}),
     "ccsnscore": (128, {"architecture": "cnn", "out_activation": "none"}),
     "ccsnscore+lstm": (128, {"architecture": "cnn", "out_activation": "none", "recurrent_units": 16}),
+    "ccsnscore-layer1": (
+        128,
+        {"architecture": "cnn", "out_activation": "none", "wavelength_channel": True, "readout_positions": 8},
+    ),
 }
 """Recipe -> (spectrum points, spectrum encoder settings); ``ccsnscore+lstm``: the CNN + LSTM hybrid
-of the ablations (``model.spectrum.recurrent_units=16``)."""
+of the ablations (``model.spectrum.recurrent_units=16``); ``ccsnscore-layer1``: the CNN of the shipped
+layer-1 classifiers (the wavelength channel and the positional readout over 8 stretches)."""
 
 
 def random_channels(n: int, seed: int = 0, n_wave: int = 256) -> dict:
@@ -135,10 +141,10 @@ def main() -> dict:
         f"\ntraining epoch, {args.samples} samples, batch 64, {args.accelerator}, {args.threads} threads, "
         f"torch {torch.__version__}"
     )
-    print(f"{'recipe':<16}{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
+    print(f"{'recipe':<18}{'case':<6}{'params':>9}{'epoch s':>10}{'samples/s':>11}")
     for row in rows:
         print(
-            f"{row['recipe']:<16}{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}"
+            f"{row['recipe']:<18}{row['input_case']:<6}{row['parameters']:>9}{row['epoch_s']:>10.2f}"
             f"{row['samples_per_s']:>11.1f}"
         )
     result = {
