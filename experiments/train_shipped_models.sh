@@ -55,7 +55,8 @@ done
 $PY -m ccsnscore.evaluation.model_cards $OUT/blended/rest/layer1_SLD --half-networks \
     --dest $OUT/blended/rest/layer1_SLD_half
 
-# the networks alone, for comparison (experiments/reports/networks_only*)
+# the networks alone, for comparison (experiments/reports/networks_only*); the rest-frame report can
+# also be made from the shipped files alone: experiments/networks_of_blends.py (its docstring)
 N=$OUT/rest
 $PY -m ccsnscore.evaluate "models=[$N/layer0_S,$N/layer1_S,$N/layer2a_S,$N/layer2b_S,$N/layer1_SL,$N/layer1_SD,$N/layer1_SLD]" \
     "cases=[S,SL,SD,SLD]" output_dir=experiments/reports/networks_only
