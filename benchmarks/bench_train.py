@@ -25,14 +25,22 @@ RECIPES = {
     "paper": (256, {}),
     "ccsnscore": (128, {"architecture": "cnn", "out_activation": "none"}),
     "ccsnscore+lstm": (128, {"architecture": "cnn", "out_activation": "none", "recurrent_units": 16}),
-    "ccsnscore-layer1": (
-        128,
-        {"architecture": "cnn", "out_activation": "none", "wavelength_channel": True, "readout_positions": 8},
-    ),
+    "ccsnscore-layer1": None,
 }
 """Recipe -> (spectrum points, spectrum encoder settings); ``ccsnscore+lstm``: the CNN + LSTM hybrid
 of the ablations (``model.spectrum.recurrent_units=16``); ``ccsnscore-layer1``: the CNN of the shipped
-layer-1 classifiers (the wavelength channel and the positional readout over 8 stretches)."""
+layer-1 classifiers, read from their file (``None``; see :func:`recipe_settings`)."""
+
+
+def recipe_settings(recipe: str) -> tuple[int, dict]:
+    """Spectrum points and encoder settings of ``recipe``; ``ccsnscore-layer1`` from the shipped
+    layer-1 case-S file, so the benchmark times what ships."""
+    if RECIPES[recipe] is not None:
+        return RECIPES[recipe]
+    from ccsnscore.model.checkpoints import classifier_metadata
+
+    metadata = classifier_metadata("layer1/S/Hrich")
+    return int(metadata["preprocessing"]["spectrum"]["n_wave"]), dict(metadata["hparams"]["spectrum"])
 
 
 def random_channels(n: int, seed: int = 0, n_wave: int = 256) -> dict:
@@ -76,7 +84,7 @@ def epoch_seconds(
             self.times.append(time.perf_counter() - self.start)
 
     L.seed_everything(0, verbose=False)
-    n_wave, spectrum = RECIPES[recipe]
+    n_wave, spectrum = recipe_settings(recipe)
     channels = random_channels(n_samples, n_wave=n_wave)
     dataset = ChannelDataset({k: channels[k] for k in channel_names(input_case)}, np.arange(n_samples) % 2)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=lambda batch: batch)
