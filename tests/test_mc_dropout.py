@@ -141,15 +141,43 @@ def test_passes_drawn_in_blocks_are_those_of_one_call(tmp_path):
         # CPUs rounds a float32 last bit differently
         assert all(np.allclose(w, j, rtol=0, atol=1e-6) for w, j in zip(whole, joined))
         assert np.allclose(member_moments(whole), mc_dropout_scores(model, batch, 40, seed=2))
+    models = write_untrained_models(tmp_path, seed=3)
+    spectra = {"spectrum": torch.rand(12, 64, 1) * torch.linspace(0.2, 1, 64)[None, :, None]}
+    checked = set()
+    for layers in (None, ["layer1", "layer2a", "layer2b"]):  # untrained gates stop every spectrum
+        model_set = load_model_set(models, "S", layers=layers)
+        fixed = predict(model_set, spectra, 100, seed=0)
+        never_settled = adaptive_predict(model_set, spectra, seed=0, z=1e9)
+        assert (never_settled["passes"] == 100).all()
+        for layer, classifiers in model_set.layers.items():  # every layer a spectrum reaches
+            for c in classifiers:
+                run = never_settled[c].notna()
+                checked.update([layer] if run.any() else [])
+                np.testing.assert_allclose(never_settled.loc[run, c], fixed.loc[run, c], rtol=1e-6)
+                np.testing.assert_allclose(never_settled.loc[run, f"{c}_std"], fixed.loc[run, f"{c}_std"], rtol=1e-5)
+    assert {"layer0", "layer1"} < checked, checked
+
+
+def test_a_classifiers_passes_do_not_depend_on_the_others_loaded(tmp_path):
+    """A classifier's Monte-Carlo draws come from its class, not its place among the classifiers
+    run: a layer scored alone gives the numbers it gives inside the whole hierarchy."""
+    from ccsnscore.inference.mc_dropout import classifier_seed, score_table
+    from ccsnscore.inference.model_set import load_model_set
+    from ccsnscore.testing.toy_models import write_untrained_models
+
     model_set = load_model_set(write_untrained_models(tmp_path, seed=3), "S")
-    spectra = {"spectrum": torch.rand(6, 64, 1)}
-    fixed = predict(model_set, spectra, 100, seed=0)
-    never_settled = adaptive_predict(model_set, spectra, seed=0, z=1e9)
-    reached = never_settled["passes"] == 100
-    assert reached.all()
-    for c in model_set.layers["layer0"]:
-        np.testing.assert_allclose(never_settled[c], fixed[c], rtol=1e-6)
-        np.testing.assert_allclose(never_settled[f"{c}_std"], fixed[f"{c}_std"], rtol=1e-5)
+    spectra = {"spectrum": torch.rand(8, 64, 1, generator=torch.Generator().manual_seed(1))}
+    everything = score_table(model_set.classifiers, spectra, 30, seed=4)
+    for layer, classifiers in model_set.layers.items():
+        alone = score_table(dict(reversed(list(classifiers.items()))), spectra, 30, seed=4)
+        for c in classifiers:
+            np.testing.assert_array_equal(alone[c], everything[c])
+            np.testing.assert_array_equal(alone[f"{c}_std"], everything[f"{c}_std"])
+    assert everything.filter(like="_std").gt(0).all().all()
+    assert classifier_seed(None, "Ib") is None
+    assert len({classifier_seed(0, c) for c in model_set.classifiers}) == len(model_set.classifiers)
+    another_seed = score_table(model_set.classifiers, spectra, 30, seed=5)
+    assert not np.array_equal(another_seed.to_numpy(), everything.to_numpy())
 
 
 def test_mc_dropout_in_the_head_only():

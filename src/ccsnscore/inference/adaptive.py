@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from ccsnscore.inference.decisions import decide, decide_hierarchy
-from ccsnscore.inference.mc_dropout import member_moments, member_samples
+from ccsnscore.inference.mc_dropout import classifier_seed, member_moments, member_samples
 from ccsnscore.inference.model_set import ModelSet
 
 BLOCK_PASSES = 20
@@ -92,9 +92,9 @@ def adaptive_predict(
         while open_rows.size and done < max_passes:
             size = min(block, max_passes - done)
             subset = {k: v[rows[open_rows]] for k, v in channels.items()}
-            for k, c in enumerate(classes):
+            for c in classes:
                 model = model_set.layers[layer][c]
-                drawn = member_samples(model, subset, size, seed=seed + k, first_pass=done)
+                drawn = member_samples(model, subset, size, seed=classifier_seed(seed, c), first_pass=done)
                 samples[c] = [
                     _grow(old, new, open_rows, rows.size) for old, new in zip(samples[c] or [None] * len(drawn), drawn)
                 ]

@@ -10,6 +10,7 @@ for a loop of full passes).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,6 +47,14 @@ def _seeded(seed: int | None, device: torch.device):
     if seed is not None:
         torch.manual_seed(seed)
     return ctx
+
+
+def classifier_seed(seed: int | None, positive: str) -> int | None:
+    """The Monte-Carlo seed of the classifier of class ``positive`` in a run of seed ``seed``: from
+    the class name, not the classifier's place among those loaded, so a classifier draws the same
+    passes whichever other classifiers run beside it (a layer alone, with or without the gate, fixed
+    or adaptive passes). ``None`` stays ``None`` (torch's global generator)."""
+    return None if seed is None else int(seed) + zlib.crc32(str(positive).encode("utf-8"))
 
 
 def content_keys(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -210,8 +219,9 @@ def score_table(
     """Monte-Carlo-dropout scores of every classifier in ``models`` (``{positive: model}``).
 
     ``channels``: model inputs for ``n`` spectra (each model reads its own channels). Returns a
-    frame of ``n`` rows with ``<positive>`` and ``<positive>_std`` columns. Classifier ``k`` uses
-    seed ``seed + k`` so that runs repeat exactly. ``progress``: a bar over the classifiers
+    frame of ``n`` rows with ``<positive>`` and ``<positive>_std`` columns. Each classifier draws
+    from :func:`classifier_seed` of its class, so runs repeat exactly and a classifier's scores do
+    not depend on the others in ``models``. ``progress``: a bar over the classifiers
     (None: only on a terminal).
     """
     columns = {}
@@ -220,8 +230,8 @@ def score_table(
         from tqdm.auto import tqdm
 
         items = tqdm(items, desc="MC dropout", unit="classifier", disable=None if progress is None else False)
-    for k, (positive, model) in enumerate(items):
-        mean, std = mc_dropout_scores(model, channels, n_passes, chunk_rows, None if seed is None else seed + k)
+    for positive, model in items:
+        mean, std = mc_dropout_scores(model, channels, n_passes, chunk_rows, classifier_seed(seed, positive))
         columns[positive], columns[f"{positive}_std"] = mean, std
     return pd.DataFrame(columns, index=index)
 
