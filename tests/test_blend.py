@@ -1,6 +1,7 @@
 """Network + tree blends: trees copied from scikit-learn, their Monte-Carlo scores, their files."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -233,3 +234,26 @@ def test_the_model_card_names_the_spectrum_encoders_extra_inputs(tmp_path):
         save_hrich(tmp_path / "plain", BinaryClassifier("S", spectrum={**spectrum, "wavelength_channel": False}))
     )
     assert "Spectrum encoder: cnn;" in plain or "Spectrum encoder: cnn." in plain
+
+
+def test_cards_are_rewritten_in_place_from_a_new_report(tmp_path, capsys):
+    from ccsnscore.evaluation.model_cards import main as model_cards_main
+
+    torch.manual_seed(0)
+    path = save_hrich(tmp_path / "models", BinaryClassifier("S", spectrum={"lstm_units": [4, 4]}))
+    weights = path.read_bytes()
+    tables = tmp_path / "report" / "tables"
+    tables.mkdir(parents=True)
+    from ccsnscore.evaluation.report import METRIC_COLUMNS
+
+    row = {**{c: 0.5 for c in METRIC_COLUMNS}, "F1": 0.9278, "case": "S"}
+    pd.DataFrame([{**row, "layer": "layer1"}], index=pd.Index(["Hrich"], name="class")).to_csv(
+        tables / "metrics_all.csv"
+    )
+    model_cards_main(["--cards-only", str(tmp_path / "models"), "--report", str(tmp_path / "report")])
+    card = path.with_suffix(".md").read_text()
+    assert "## Test-split metrics (100 Monte-Carlo-dropout passes" in card and "0.9278" in card
+    assert path.read_bytes() == weights  # the classifier file itself is left alone
+    with pytest.raises(SystemExit):
+        model_cards_main(["--cards-only", str(tmp_path / "report")])
+    assert "no classifier files" in capsys.readouterr().err

@@ -2,11 +2,13 @@
 
     python -m ccsnscore.evaluation.model_cards RUN_DIR [RUN_DIR ...] --report REPORT_DIR \
         [--dest src/ccsnscore/pretrained]
+    python -m ccsnscore.evaluation.model_cards --cards-only MODEL_DIR --report REPORT_DIR
 
 Copies ``<run_dir>/classifiers/<layer>/<case>/<class>.pt`` (and its ``.json`` description) into
 ``dest`` and writes ``<class>.md`` beside it: what the model is, the data, config and validation
 metrics recorded in the file, and the test metrics of an evaluation report
-(:mod:`ccsnscore.evaluate`) when one is given.
+(:mod:`ccsnscore.evaluate`) when one is given. ``--cards-only`` rewrites the cards of a model
+folder in place (after a new evaluation report) and leaves its classifier files as they are.
 """
 
 from __future__ import annotations
@@ -211,6 +213,18 @@ def ship(run_dirs, dest: Path, report_dirs=None, half_networks: bool = False) ->
     return shipped
 
 
+def rewrite_cards(model_dirs, report_dirs=None) -> list[Path]:
+    """Write the card of every classifier file ``<layer>/<case>/<class>.pt`` of ``model_dirs`` anew
+    (test metrics from ``report_dirs``); the files themselves are not touched. Returns the cards."""
+    cards = []
+    for folder in model_dirs:
+        for path in sorted(Path(folder).glob("*/*/*.pt")):
+            card = path.with_suffix(".md")
+            card.write_text(model_card(path, report_dirs))
+            cards.append(card)
+    return cards
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="training run directories or model folders")
@@ -221,7 +235,16 @@ def main(argv=None) -> None:
         action="store_true",
         help="store the networks' weights as float16 (half the file size; used as float32)",
     )
+    parser.add_argument(
+        "--cards-only",
+        action="store_true",
+        help="rewrite the cards of the model folders given, in place; copy no classifier file",
+    )
     args = parser.parse_args(argv)
+    if args.cards_only:
+        if not rewrite_cards(args.runs, args.report):
+            parser.error(f"no classifier files <layer>/<case>/<class>.pt under {' '.join(args.runs)}")
+        return
     for path in ship(args.runs, Path(args.dest), args.report, args.half_networks):
         print(path)
 
