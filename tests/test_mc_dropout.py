@@ -168,7 +168,7 @@ def test_a_classifiers_passes_do_not_depend_on_the_others_loaded(tmp_path):
     model_set = load_model_set(write_untrained_models(tmp_path, seed=3), "S")
     spectra = {"spectrum": torch.rand(8, 64, 1, generator=torch.Generator().manual_seed(1))}
     everything = score_table(model_set.classifiers, spectra, 30, seed=4)
-    for layer, classifiers in model_set.layers.items():
+    for classifiers in model_set.layers.values():
         alone = score_table(dict(reversed(list(classifiers.items()))), spectra, 30, seed=4)
         for c in classifiers:
             np.testing.assert_array_equal(alone[c], everything[c])
