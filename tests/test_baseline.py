@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ccsnscore.evaluation.baseline import fit_tree, tree_features, tree_scores
 
@@ -61,3 +62,42 @@ def test_sample_weights_steer_the_trees():
     towards_negative = fit_tree(conflicting, labels, 0, heavy_negatives).predict_proba(test)[:, 1]
     towards_positive = fit_tree(conflicting, labels, 0, heavy_positives).predict_proba(test)[:, 1]
     assert towards_negative.mean() < 0.5 < towards_positive.mean()
+
+
+def test_weighted_bins_equal_scikit_learns_own():
+    """The one-call weighted binning gives scikit-learn's thresholds (NaN, ties, zero weights,
+    few distinct values) and the same fitted trees."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ccsnscore.evaluation.tree_binning import _binning_module, weighted_binning_in_one_call
+
+    binning = _binning_module()
+    if binning is None:
+        pytest.skip("this scikit-learn bins weighted features without a vector of percentiles")
+    rng = np.random.default_rng(4)
+    n = 700
+    X = rng.normal(size=(n, 6))
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[:, 1] = np.round(X[:, 1] * 30)  # ties
+    X[:, 2] = np.round(X[:, 2])  # few distinct values: midpoints, no percentile
+    X[:, 3] = 1.0  # constant
+    weight = np.where(rng.random(n) < 0.3, 3.0, 1.0)
+    weight[rng.random(n) < 0.05] = 0.0
+    original = binning._find_binning_thresholds
+    # 510 unit weights: some ranks fall exactly on the weights' running sum (averaged thresholds)
+    cases = [(column, weight) for column in X.T] + [(rng.normal(size=510), np.ones(510))]
+    for column, weight in cases:
+        expected = original(column, 255, sample_weight=weight)
+        with weighted_binning_in_one_call():
+            assert binning._find_binning_thresholds is not original
+            got = binning._find_binning_thresholds(column, 255, sample_weight=weight)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(binning._find_binning_thresholds(column, 255), original(column, 255))
+    assert binning._find_binning_thresholds is original
+    weight = cases[0][1]
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(size=n)) > 0.5
+    settings = dict(max_iter=20, class_weight="balanced", random_state=0)
+    plain = HistGradientBoostingClassifier(**settings).fit(X, y)
+    with weighted_binning_in_one_call():
+        fast = HistGradientBoostingClassifier(**settings).fit(X, y)
+    np.testing.assert_array_equal(fast.predict_proba(X), plain.predict_proba(X))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ccsnscore.data.channels import build_channels, channel_names
 from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, channel_features
+from ccsnscore.evaluation.tree_binning import weighted_binning_in_one_call
 
 
 def tree_features(
@@ -54,9 +55,10 @@ def fit_tree(features: np.ndarray, labels: np.ndarray, seed: int = 0, sample_wei
     empty = np.isnan(features).all(axis=0)
     if empty.any():
         features = np.where(empty, 0.0, features).astype(features.dtype)
-    return HistGradientBoostingClassifier(**settings).fit(
-        features, np.asarray(labels).astype(int), sample_weight=sample_weight
-    )
+    with weighted_binning_in_one_call():  # the same bins, without 254 percentile calls per feature
+        return HistGradientBoostingClassifier(**settings).fit(
+            features, np.asarray(labels).astype(int), sample_weight=sample_weight
+        )
 
 
 def tree_scores(
