@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ccsnscore.data.channels import build_channels, channel_names
-from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, channel_features
 from ccsnscore.evaluation.tree_binning import weighted_binning_in_one_call
+from ccsnscore.model.trees import CONTINUUM_WINDOW, LC_STEP, channel_features
 
 
 def tree_features(
