@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["bench_data.py", "bench_train.py", "bench_predict.py", "bench_adaptive.py"]
+SCRIPTS = ["bench_data.py", "bench_train.py", "bench_predict.py", "bench_adaptive.py", "bench_trees.py"]
 
 
 def main() -> int:
