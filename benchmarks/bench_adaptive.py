@@ -11,14 +11,9 @@ both. The dataset is found as everywhere else (``CCSNSCORE_DATA_ROOT`` or ../sha
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CCSNSCORE_DATA_ROOT", REPO.parent / "shared" / "data" / "ccsn-public"))
+from dataset_bench import DATA, run_benchmark
 
 
 def agreement(cache_dir: str | None) -> dict:
@@ -61,23 +56,5 @@ def agreement(cache_dir: str | None) -> dict:
     return out
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", str(REPO / ".cache" / "ccsnscore"))
-    )
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    result = agreement(args.cache_dir)
-    print(json.dumps(result, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    return result
-
-
 if __name__ == "__main__":
-    main()
+    run_benchmark(__doc__, agreement)

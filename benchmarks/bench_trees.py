@@ -12,15 +12,10 @@ everywhere else (``CCSNSCORE_DATA_ROOT`` or ../shared/data/ccsn-public).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CCSNSCORE_DATA_ROOT", REPO.parent / "shared" / "data" / "ccsn-public"))
+from dataset_bench import DATA, run_benchmark
 
 
 def timed_fits(cache_dir: str) -> dict:
@@ -62,21 +57,5 @@ def timed_fits(cache_dir: str) -> dict:
     }
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", str(REPO / ".cache" / "ccsnscore"))
-    )
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    result = timed_fits(args.cache_dir)
-    print(json.dumps(result, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    return result
-
-
 if __name__ == "__main__":
-    main()
+    run_benchmark(__doc__, timed_fits)
