@@ -11,7 +11,8 @@ split. Here every non-test spectrum gets scores from parts that never saw it: th
 ``k`` (``<variant>_fold<k>``, ``run.py --folds 5``: trained, validated and stopped without fold
 ``k``'s objects), scored with 100 Monte-Carlo-dropout passes in the dense head (``score.py``'s
 ``run_metrics``); the trees of the baseline (:func:`ccsnscore.evaluation.baseline.fit_tree` on the
-flux grid + 15-pixel continuum-removed flux, three tree seeds) and an RBF support-vector machine on
+flux grid + continuum-removed flux, 15-pixel window unless ``--tree-continuum``, three tree
+seeds) and an RBF support-vector machine on
 the same standardised features, both fitted on the other folds' rows (computed once, cached in
 ``<out>/layer1_S/_stacking_baselines.csv``). Each blend is then scored on the held-out SEDM spectra
 (the test split's domain) and on all held-out spectra: accuracy with the ambiguity rule (spread: the
@@ -57,7 +58,7 @@ def fit_svm(features, labels):
     return model.fit(np.nan_to_num(features), labels)
 
 
-def _layer_rows(run: Path, data_root, cache_dir):
+def _layer_rows(run: Path, data_root, cache_dir, window: int = 15):
     """The non-test layer-1 spectra (table rows), their features and their folds."""
     model_set = load_model_set(run / "classifiers", "S", layers=["layer1"])
     table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "all", UNCLASSIFIED)
@@ -65,7 +66,7 @@ def _layer_rows(run: Path, data_root, cache_dir):
     truth = table["true_layer1"].to_numpy(object)
     rows = (truth != "") & ~table["name"].isin(test_names).to_numpy()
     fold = table["name"].map(lambda n: fold_of(n, N_FOLDS)).to_numpy()
-    return table, rows, fold, tree_features(arrays, "S", continuum_window=15)
+    return table, rows, fold, tree_features(arrays, "S", continuum_window=window)
 
 
 def fold_runs(out: Path, seed: int, variant: str = "C1") -> list[Path]:
@@ -76,10 +77,10 @@ def fold_runs(out: Path, seed: int, variant: str = "C1") -> list[Path]:
     return runs
 
 
-def held_out_baselines(out: Path, data_root, cache_dir) -> pd.DataFrame:
+def held_out_baselines(out: Path, data_root, cache_dir, window: int = 15) -> pd.DataFrame:
     """Held-out scores of every non-test layer-1 spectrum by the trees (``tree<seed>_<c>``) and the
     SVM (``svm_<c>``), fitted fold by fold, with ``fold``, ``source``, ``phase`` and ``true``."""
-    table, rows, fold, features = _layer_rows(fold_runs(out, 1)[0], data_root, cache_dir)
+    table, rows, fold, features = _layer_rows(fold_runs(out, 1)[0], data_root, cache_dir, window)
     truth = table["true_layer1"].to_numpy(object)
     parts = pd.DataFrame(
         {
@@ -205,13 +206,17 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", default="C1", help="the variant whose <variant>_fold<k> runs score the spectra")
     parser.add_argument("--seeds", default="1,2,3", help="network seeds of the fold runs")
     parser.add_argument("--table", default=str(HERE / "layer1_S_stacking"))
+    parser.add_argument(
+        "--tree-continuum", type=int, default=15, help="running-mean window of the trees' continuum-removed flux"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    cached = out / "layer1_S" / "_stacking_baselines.csv"
+    window = args.tree_continuum
+    cached = out / "layer1_S" / ("_stacking_baselines.csv" if window == 15 else f"_stacking_baselines_cont{window}.csv")
     if cached.is_file():
         baselines = pd.read_csv(cached)
     else:
-        baselines = held_out_baselines(out, args.data_root, args.cache_dir)
+        baselines = held_out_baselines(out, args.data_root, args.cache_dir, window)
         baselines.to_csv(cached, index=False)
     seeds = [int(s) for s in args.seeds.split(",")]
     networks = {s: held_out_network(baselines, out, args.variant, s, args.data_root, args.cache_dir) for s in seeds}
@@ -227,7 +232,8 @@ def main(argv=None) -> int:
         f"# layer1_S: `{args.variant}` and its blends on held-out scores of the non-test spectra "
         "(cross-fitting, 5 folds)",
         "",
-        "Produced by `python experiments/ablations/stacking.py`. Single seed: mean ± sd over the network "
+        f"Produced by `python experiments/ablations/stacking.py` (trees: {window}-pixel continuum window). "
+        "Single seed: mean ± sd over the network "
         f"seeds {args.seeds} (each with one tree seed); ensemble: one ensemble, mean ± sd over the 3 tree seeds. "
         "Accuracy counts ambiguous as wrong; `confident`: P > 0.8 and std < 0.05; "
         "recall and young H-poor (before -5 d): decided by the higher score.",
