@@ -219,6 +219,44 @@ def test_blend_run_adds_trees_to_every_classifier_of_a_run(toy_root, tmp_path):
         blend_run(models, tmp_path / "other", toy_root, tmp_path / "cache", continuum_window=-1)
 
 
+def test_the_tree_baseline_reads_the_features_of_the_blends_it_stands_beside(toy_root, tmp_path, monkeypatch):
+    from ccsnscore.evaluation import testset
+    from ccsnscore.evaluation.baseline import tree_features, tree_scores
+    from ccsnscore.evaluation.testset import blended_tree_window, labelled_samples, tree_baseline_scores
+
+    ds, _ = load_or_prepare(toy_root, tmp_path / "cache", PreprocessingConfig())
+    split = tmp_path / "split.csv"
+    load_or_create_test_split(split, ds.samples, 0.4, 0)
+    models = write_untrained_models(tmp_path / "models", cases=("S",), all_layers_for=(), test_split_file=split)
+    blend_run(models, tmp_path / "blended", toy_root, tmp_path / "cache", continuum_window=31)
+    networks, blended = load_model_set(models, "S"), load_model_set(tmp_path / "blended", "S")
+    assert blended_tree_window(blended.layers["layer1"]) == 31
+    assert blended_tree_window(networks.layers["layer1"]) == 15  # the default for networks alone
+    mixed = {"Hrich": blended.classifiers["Hrich"], "Hpoor": load_model_set(models, "S").classifiers["Hpoor"]}
+    assert blended_tree_window(mixed) == 31
+    table, arrays, _ = labelled_samples(blended, toy_root, tmp_path / "cache", "checkpoint", [])
+    table = table[table["true_layer1"] != ""].reset_index(drop=True)
+    arrays = {k: (v[table.index] if k != "bands" else v) for k, v in arrays.items()}
+    test, true = table["is_test"].to_numpy(), table["true_layer1"].to_numpy(object)
+    windows = []
+
+    def recorded_features(*args, continuum_window):
+        windows.append(continuum_window)
+        return tree_features(*args, continuum_window=continuum_window)
+
+    monkeypatch.setattr(testset, "tree_features", recorded_features)
+    baseline = tree_baseline_scores(table, arrays, blended)
+
+    def expected(window):
+        features = tree_features(arrays, "S", continuum_window=window)
+        labels = {c: true[~test] == c for c in ("Hrich", "Hpoor")}
+        return tree_scores(features[~test], labels, features[test], 0)["Hrich"]
+
+    assert np.allclose(baseline["tree_Hrich"], expected(31))
+    assert np.allclose(tree_baseline_scores(table, arrays, networks)["tree_Hrich"], expected(15))
+    assert windows == [31, 15]
+
+
 def test_the_model_card_names_the_spectrum_encoders_extra_inputs(tmp_path):
     torch.manual_seed(0)
     spectrum = {

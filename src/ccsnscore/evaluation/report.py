@@ -228,6 +228,15 @@ def roc_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, ca
     return table.assign(case=case, layer=layer)
 
 
+def _tree_baseline_note(info: dict, layer: str) -> str:
+    """How the layer's tree baseline read the spectrum, where the evaluation recorded it."""
+    window = (info.get("tree_windows") or {}).get(layer)
+    if window is None:
+        return ""
+    spectrum = f"the flux and the flux minus its {window}-pixel running mean" if window else "the flux"
+    return f"; tree baseline: gradient-boosted trees fitted on the layer's non-test rows, reading {spectrum}"
+
+
 def comparison_section(report: Report, scored: pd.DataFrame, info: dict, layer: str, case: str) -> pd.DataFrame | None:
     """The networks (MC dropout and dropout off), the tree baseline and SNID on the same spectra,
     with 68% intervals (Wilson for accuracy, bootstrap for AUC), and the reliability diagram."""
@@ -241,7 +250,7 @@ def comparison_section(report: Report, scored: pd.DataFrame, info: dict, layer: 
     report.text(
         f"Scorers of {layer} on the same {len(rows)} spectra (accuracy counts ambiguous as wrong; "
         f"confident: score > {CONFIDENT_MIN_SCORE} and std < {CONFIDENT_MAX_STD}, which only MC dropout "
-        "can pass with a non-zero spread; `_lo`/`_hi`: 68% intervals):"
+        "can pass with a non-zero spread; `_lo`/`_hi`: 68% intervals" + _tree_baseline_note(info, layer) + "):"
     )
     report.table(table, f"comparison_{layer}_{case}")
     curves = {c: ((rows[f"true_{layer}"] == c).to_numpy(int), rows[c].to_numpy()) for c in classes}

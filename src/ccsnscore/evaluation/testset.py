@@ -19,6 +19,8 @@ from ccsnscore.inference.decisions import AMBIGUOUS
 from ccsnscore.inference.mc_dropout import eval_score_table
 from ccsnscore.inference.model_set import ModelSet
 from ccsnscore.inference.pipeline import predict
+from ccsnscore.model.network import BlendedClassifier
+from ccsnscore.model.trees import CONTINUUM_WINDOW
 
 log = logging.getLogger("ccsnscore.evaluation")
 SNID_CLASSES = ("Hrich", "Hpoor", "Ia", "nonIa", "CC", "other")
@@ -91,11 +93,22 @@ def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, index=table.index)
 
 
+def blended_tree_window(models) -> int:
+    """The continuum window (pixels) of the trees blended into ``models`` (class -> classifier), or
+    the default :data:`~ccsnscore.model.trees.CONTINUUM_WINDOW` when none is a blend: the tree
+    baseline of a layer reads the features its blends' trees read."""
+    windows = {int(m.tree.config["continuum_window"]) for m in models.values() if isinstance(m, BlendedClassifier)}
+    if len(windows) > 1:
+        raise ValueError(f"the blended classifiers of one layer use different tree continuum windows {sorted(windows)}")
+    return windows.pop() if windows else CONTINUUM_WINDOW
+
+
 def tree_baseline_scores(table: pd.DataFrame, arrays: dict, model_set: ModelSet, seed: int = 0) -> pd.DataFrame:
     """``tree_<class>`` scores of the test rows of ``table`` from one tree per classifier of the set,
-    trained on the same layer's non-test rows (:mod:`ccsnscore.evaluation.baseline`)."""
+    trained on the same layer's non-test rows (:mod:`ccsnscore.evaluation.baseline`), with the
+    continuum window of the layer's blended trees (:func:`blended_tree_window`)."""
     test = table["is_test"].to_numpy()
-    features = tree_features(arrays, model_set.input_case)
+    features = {}
     columns = {}
     for layer, classes in model_set.layer_classes().items():
         true = table[f"true_{layer}"].to_numpy(object)
@@ -103,7 +116,13 @@ def tree_baseline_scores(table: pd.DataFrame, arrays: dict, model_set: ModelSet,
         if len(set(true[train])) < 2:
             log.warning("no tree baseline for %s: fewer than two classes outside the test split", layer)
             continue
-        probabilities = tree_scores(features[train], {c: true[train] == c for c in classes}, features[test], seed)
+        window = blended_tree_window(model_set.layers.get(layer, {}))
+        if window not in features:
+            features[window] = tree_features(arrays, model_set.input_case, continuum_window=window)
+        layer_features = features[window]
+        probabilities = tree_scores(
+            layer_features[train], {c: true[train] == c for c in classes}, layer_features[test], seed
+        )
         columns.update({f"tree_{c}": p for c, p in probabilities.items()})
     return pd.DataFrame(columns, index=np.flatnonzero(test))
 
@@ -119,6 +138,8 @@ def evaluate_case(model_set: ModelSet, cfg: DictConfig) -> tuple[pd.DataFrame, d
     )
     test = table["is_test"].to_numpy()
     tree = tree_baseline_scores(table, arrays, model_set, cfg.seed) if cfg.get("baseline", True) else None
+    if tree is not None:
+        info["tree_windows"] = {layer: blended_tree_window(models) for layer, models in model_set.layers.items()}
     table = table[test].drop(columns="is_test").reset_index(drop=True)
     arrays = {k: (v[test] if k != "bands" else v) for k, v in arrays.items()}
     log.info("case %s: %d test spectra, %d classifiers", model_set.input_case, len(table), len(model_set.classifiers))
