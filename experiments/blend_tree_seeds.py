@@ -26,13 +26,13 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from mc_seed_noise import write_tables
 
-from ccsnscore.data.channels import build_channels
 from ccsnscore.evaluation.blend import blend_run
 from ccsnscore.evaluation.metrics import layer_summary
-from ccsnscore.evaluation.testset import labelled_samples
+from ccsnscore.evaluation.testset import layer_test_inputs
 from ccsnscore.inference.mc_dropout import eval_score_table, score_table
-from ccsnscore.inference.model_set import load_model_set, unclassified_types
+from ccsnscore.inference.model_set import load_model_set
 from ccsnscore.model.network import BlendedClassifier
 
 SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "confident_accuracy"]
@@ -59,10 +59,7 @@ def blend_source(models: Path, layers: list[str], case: str, work: Path) -> tupl
 def seed_rows(folder: Path, layer: str, case: str, seed: int, n_passes: int, data_root, cache_dir) -> list[dict]:
     """Test-split figures of the blends of ``layer`` in ``folder``: MC dropout, dropout off, trees."""
     model_set = load_model_set(folder, case, layers=[layer])
-    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", unclassified_types())
-    rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
-    channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
-    true = table.loc[rows, f"true_{layer}"].to_numpy()
+    channels, true = layer_test_inputs(model_set, layer, data_root, cache_dir)
     classes = list(model_set.layers[layer])
     with torch.no_grad():
         trees = pd.DataFrame(
@@ -146,21 +143,17 @@ def main(argv=None) -> int:
                 folder / "classifiers", layer, args.case, seed, args.passes, args.data_root, args.cache_dir
             )
     frame = pd.DataFrame(rows)
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.table.with_suffix(".csv"), index=False)
-    header = [
+    write_tables(
+        frame,
+        args.table,
         f"# The trees' seed: blends re-fitted with trees of {len(seeds)} seeds (case {args.case})",
-        "",
         "Produced by `python experiments/blend_tree_seeds.py " + " ".join(argv or sys.argv[1:]) + "`. The "
         f"networks of `{args.models}` are fixed; their trees (weight {weight}, {window}-pixel continuum "
         "window) are fitted again with each seed on the same non-test rows. `trees alone` is the report's "
         "tree baseline of that seed. Accuracy counts ambiguous spectra as wrong; `confident`: score > 0.8 "
         f"and std < 0.05; MC dropout with {args.passes} passes of MC seed 0.",
-        "",
-        "",
-    ]
-    args.table.with_suffix(".md").write_text("\n".join(header) + summary_table(frame) + "\n")
-    print(args.table.with_suffix(".md").read_text())
+        summary_table(frame),
+    )
     return 0
 
 

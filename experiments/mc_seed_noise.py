@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ccsnscore.data.channels import build_channels
 from ccsnscore.evaluation.metrics import layer_summary
-from ccsnscore.evaluation.testset import labelled_samples
+from ccsnscore.evaluation.testset import layer_test_inputs
 from ccsnscore.inference.mc_dropout import eval_score_table, score_table
-from ccsnscore.inference.model_set import load_model_set, unclassified_types
+from ccsnscore.inference.model_set import load_model_set
 
 SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "confident_accuracy"]
 
@@ -32,10 +31,7 @@ SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "c
 def seed_rows(models: Path, layer: str, case: str, seeds: int, n_passes: int, data_root, cache_dir) -> list[dict]:
     """One row of test-split figures per MC seed ``0 .. seeds - 1`` and one with dropout off."""
     model_set = load_model_set(models, case, layers=[layer])
-    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", unclassified_types())
-    rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
-    channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
-    true = table.loc[rows, f"true_{layer}"].to_numpy()
+    channels, true = layer_test_inputs(model_set, layer, data_root, cache_dir)
     classes = list(model_set.layers[layer])
     base = {"models": str(models), "layer": layer, "case": case, "n_passes": n_passes}
     out = [
@@ -79,7 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--passes", type=int, default=100)
     parser.add_argument("--table", type=Path, required=True, help="output path without suffix")
     parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT"))
-    parser.add_argument("--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", "outputs/cache"))
+    parser.add_argument("--cache-dir", default=os.environ.get("CCSNSCORE_CACHE_DIR", ".cache/ccsnscore"))
     args = parser.parse_args(argv)
     if args.seeds < 2 or args.passes < 1:
         parser.error("--seeds must be at least 2 and --passes at least 1")
@@ -93,21 +89,25 @@ def main(argv=None) -> int:
         for layer in args.layers.split(","):
             rows += seed_rows(models, layer, args.case, args.seeds, args.passes, args.data_root, args.cache_dir)
     frame = pd.DataFrame(rows)
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.table.with_suffix(".csv"), index=False)
-    header = [
+    write_tables(
+        frame,
+        args.table,
         f"# Monte-Carlo seed noise of the test-split figures (case {args.case})",
-        "",
         "Produced by `python experiments/mc_seed_noise.py " + " ".join(argv or sys.argv[1:]) + "`. The "
         "classifiers are fixed; only the dropout masks are drawn anew with each seed. Accuracy counts "
         "ambiguous spectra as wrong; `confident`: score > 0.8 and std < 0.05; mean ± sd [min, max] over "
         "the seeds.",
-        "",
-        "",
-    ]
-    args.table.with_suffix(".md").write_text("\n".join(header) + summary_table(frame) + "\n")
-    print(args.table.with_suffix(".md").read_text())
+        summary_table(frame),
+    )
     return 0
+
+
+def write_tables(frame: pd.DataFrame, table: Path, title: str, intro: str, body: str) -> None:
+    """``<table>.csv`` (``frame``) and ``<table>.md`` (title, intro and the markdown ``body``), printed."""
+    table.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(table.with_suffix(".csv"), index=False)
+    table.with_suffix(".md").write_text(f"{title}\n\n{intro}\n\n{body}\n")
+    print(table.with_suffix(".md").read_text())
 
 
 if __name__ == "__main__":

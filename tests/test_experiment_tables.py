@@ -8,15 +8,16 @@ import pandas as pd
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
-def load_script(name: str):
+def load_script(name: str, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXPERIMENTS))  # the scripts import each other, as when run
     spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_tree_seed_table_pairs_each_blend_with_the_trees_of_its_own_seed():
-    script = load_script("blend_tree_seeds")
+def test_tree_seed_table_pairs_each_blend_with_the_trees_of_its_own_seed(monkeypatch):
+    script = load_script("blend_tree_seeds", monkeypatch)
     blend, off, trees = script.SCORERS
     rows = []
     # seed 0: the blend 0.05 above its trees; seed 1: level; seed 2: 0.02 below

@@ -6,8 +6,9 @@ spectra (a probe; no network involved).
         --data-root ../shared/data/ccsn-public --cache-dir .cache --windows 7,15,31,7+31 \
         --seeds 2 --table experiments/ablations/tree_windows
 
-``--models``: a model folder of case S (its layer-1 classifiers fix the preprocessing and labels).
-For every layer (1, 2a, 2b) and window (``a+b``: both continuum-removed spectra beside the flux), one
+``--models``: a model folder of case S (its classifiers fix the preprocessing and labels; the
+observed-frame folder for observed-frame spectra). For every layer of ``--layers`` (default 1, 2a,
+2b) and window (``a+b``: both continuum-removed spectra beside the flux), one
 tree per class (:func:`ccsnscore.evaluation.baseline.fit_tree`) per seed:
 
 - test split: fitted on every non-test row of the layer, scored on the test rows;
@@ -67,9 +68,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cache-dir", required=True)
     parser.add_argument("--windows", default="7,15,31,7+31")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers of the model folder")
     parser.add_argument("--table", default=str(Path(__file__).resolve().parent / "tree_windows"))
     args = parser.parse_args(argv)
-    model_set = load_model_set(Path(args.models), "S", layers=list(LAYERS))
+    layers = args.layers.split(",")
+    model_set = load_model_set(Path(args.models), "S", layers=layers)
     table, arrays, _ = labelled_samples(model_set, args.data_root, args.cache_dir, "checkpoint", UNCLASSIFIED)
     is_test = table["is_test"].to_numpy()
     sedm = (table["source"].astype(str) == "sedm").to_numpy()
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     rows = []
     for spec in args.windows.split(","):
         features = window_features(arrays, [int(w) for w in spec.split("+")])
-        for layer in LAYERS:
+        for layer in layers:
             truth = table[f"true_{layer}"].to_numpy(object)
             classes = list(model_set.layers[layer])
             in_layer = truth != ""
@@ -111,13 +114,14 @@ def main(argv=None) -> int:
         "# Tree baselines by continuum window (case S; mean ± sd over "
         f"{args.seeds} tree seeds; decision by the highest score)",
         "",
-        "Produced by `python experiments/ablations/tree_windows.py`. `held-out SEDM`: every non-test SEDM "
+        "Produced by `python experiments/ablations/tree_windows.py " + " ".join(argv or sys.argv[1:]) + "`. "
+        "`held-out SEDM`: every non-test SEDM "
         f"spectrum scored by trees fitted without its object's fold ({N_FOLDS} folds).",
         "",
         "| window | layer | rows | spectra | accuracy | macro AUC |",
         "|---|---|---|---|---|---|",
     ]
-    for layer in LAYERS:
+    for layer in layers:
         for rows_label in ("test", "held-out SEDM"):
             for spec in args.windows.split(","):
                 group = result[(result["layer"] == layer) & (result["rows"] == rows_label) & (result["window"] == spec)]

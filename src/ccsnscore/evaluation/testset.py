@@ -17,7 +17,7 @@ from ccsnscore.evaluation.baseline import tree_features, tree_scores
 from ccsnscore.evaluation.snid import snid_scores
 from ccsnscore.inference.decisions import AMBIGUOUS
 from ccsnscore.inference.mc_dropout import eval_score_table
-from ccsnscore.inference.model_set import ModelSet
+from ccsnscore.inference.model_set import ModelSet, unclassified_types
 from ccsnscore.inference.pipeline import predict
 from ccsnscore.model.network import BlendedClassifier
 from ccsnscore.model.trees import CONTINUUM_WINDOW
@@ -91,6 +91,17 @@ def snid_columns(table: pd.DataFrame, data_root: Path) -> pd.DataFrame:
         scores = snid_scores(header) if any(k.startswith("SNIDFRAC") for k in header) else {}
         rows.append({f"{k}_snid": scores.get(k, np.nan) for k in SNID_CLASSES})
     return pd.DataFrame(rows, index=table.index)
+
+
+def layer_test_inputs(model_set: ModelSet, layer: str, data_root, cache_dir) -> tuple[dict, np.ndarray]:
+    """The model inputs (:func:`ccsnscore.data.channels.build_channels` of the set's input case) and
+    the true classes of the test-split spectra labelled for ``layer`` (the split the classifiers
+    record)."""
+    table, arrays, _ = labelled_samples(model_set, data_root, cache_dir, "checkpoint", unclassified_types())
+    rows = table["is_test"].to_numpy() & (table[f"true_{layer}"] != "").to_numpy()
+    case = model_set.input_case
+    channels = build_channels({k: arrays[k][rows] for k in ("spectrum", "lc", "dmdt")}, case, arrays["bands"])
+    return channels, table.loc[rows, f"true_{layer}"].to_numpy()
 
 
 def blended_tree_window(models) -> int:
