@@ -7,8 +7,8 @@ those same trees alone.
 
 For every tree seed the classifiers of each layer are blended again
 (:func:`ccsnscore.evaluation.blend.blend_run`; the window and weight each file records, the seed
-given) into ``<work>/seed<k>``. On the fixed test split each blend is scored with 100 Monte-Carlo
-passes (MC seed 0, so only the trees change) and with dropout off, and its trees alone. The trees
+given) into ``<work>/seed<k>``. On the fixed test split each blend is scored with ``--passes``
+Monte-Carlo passes (MC seed 0, so only the trees change) and with dropout off, and its trees alone. The trees
 alone are the report's tree baseline of that seed (same rows, features and settings): the paired
 difference says what the network adds to its own trees.
 
@@ -39,7 +39,7 @@ SHOWN = ["accuracy", "macro_auc", "ambiguous_fraction", "confident_fraction", "c
 SCORERS = ("blend (MC dropout)", "blend (dropout off)", "trees alone")
 
 
-def blend_source(models: Path, layers: list[str], case: str, work: Path) -> tuple[Path, float]:
+def blend_source(models: Path, layers: list[str], case: str, work: Path) -> tuple[Path, tuple[float, int]]:
     """A folder with the ``layers`` of ``models`` for ``case`` (the blends to re-fit), and the trees'
     weight and continuum window they record (one for all)."""
     source = work / "source"
