@@ -56,10 +56,10 @@ def blend_source(models: Path, layers: list[str], case: str, work: Path) -> tupl
     return source, settings.pop()
 
 
-def seed_rows(folder: Path, layer: str, case: str, seed: int, n_passes: int, data_root, cache_dir) -> list[dict]:
-    """Test-split figures of the blends of ``layer`` in ``folder``: MC dropout, dropout off, trees."""
+def seed_rows(folder: Path, layer: str, case: str, seed: int, n_passes: int, channels: dict, true) -> list[dict]:
+    """Test-split figures of the blends of ``layer`` in ``folder`` on the test inputs ``channels``
+    with classes ``true``: MC dropout, dropout off, trees."""
     model_set = load_model_set(folder, case, layers=[layer])
-    channels, true = layer_test_inputs(model_set, layer, data_root, cache_dir)
     classes = list(model_set.layers[layer])
     with torch.no_grad():
         trees = pd.DataFrame(
@@ -134,14 +134,19 @@ def main(argv=None) -> int:
         source, (weight, window) = blend_source(args.models, layers, args.case, args.work)
     except (ValueError, OSError) as err:
         parser.error(str(err))
+    # the test inputs depend on the preprocessing only, which re-blending leaves as it is
+    inputs = {
+        layer: layer_test_inputs(
+            load_model_set(source, args.case, layers=[layer]), layer, args.data_root, args.cache_dir
+        )
+        for layer in layers
+    }
     rows = []
     for seed in seeds:
         folder = args.work / f"seed{seed}"
         blend_run(source, folder, args.data_root, args.cache_dir, weight, seed, window)
         for layer in layers:
-            rows += seed_rows(
-                folder / "classifiers", layer, args.case, seed, args.passes, args.data_root, args.cache_dir
-            )
+            rows += seed_rows(folder / "classifiers", layer, args.case, seed, args.passes, *inputs[layer])
     frame = pd.DataFrame(rows)
     write_tables(
         frame,
