@@ -8,7 +8,9 @@ For every run ``<out>/<experiment>/<variant>/seed<k>`` with all its classifiers:
 rule; figures written to ``test_metrics.json`` in the run folder (computed once). Per variant the
 seeds are also combined into a deep ensemble (mean of the seeds' MC means; spread: the seeds' own
 MC spread, as the package's ensembles). The tree baseline (:mod:`ccsnscore.evaluation.baseline`,
-three seeds) is trained on the same non-test rows of each preprocessing. With ``--blend W``
+seeds 0..N-1 of ``--tree-seeds N``, three by default) is trained on the same non-test rows of each
+preprocessing; the k-th run is blended with tree seed k mod N, and the table ends with each blended
+run (and its network alone) minus that seed's trees (paired differences). With ``--blend W``
 each run and the ensemble are also scored blended with a tree of the baseline (``+tree`` rows;
 ``--tree-continuum N``: trees that also read the continuum-removed spectrum, ``tree+contN`` rows;
 :class:`ccsnscore.model.network.BlendedClassifier`, trees weighing W; ``--blend auto``: each
@@ -118,7 +120,14 @@ def ensemble_metrics(run_dirs: list[Path], classes: list[str], suffix: str = "")
 
 
 def tree_metrics(
-    run_dir: Path, layer: str, case: str, data_root, cache_dir, out: Path, seeds=(0, 1, 2), continuum_window: int = 0
+    run_dir: Path,
+    layer: str,
+    case: str,
+    data_root,
+    cache_dir,
+    out: Path,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    continuum_window: int = 0,
 ):
     """Test-split figures of the tree baseline, one per seed, and its test scores (``<class>@<seed>``
     columns, indexed by spectrum file); computed once per preprocessing and feature set
@@ -127,6 +136,8 @@ def tree_metrics(
     key = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
     if continuum_window:
         key += f"|continuum_window={continuum_window}"
+    if tuple(seeds) != (0, 1, 2):
+        key += f"|seeds={list(seeds)}"
     cached = out / "_tree" / f"{case}_{layer}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
     scores_file = cached.with_suffix(".scores.csv")
     if cached.is_file() and scores_file.is_file():
@@ -213,11 +224,48 @@ def blend_metrics(
     return result
 
 
-def fmt(values) -> str:
+def paired_differences(table: pd.DataFrame) -> list[str]:
+    """Markdown lines: each blended run minus the tree seed it was blended with (rows with a
+    ``tree_seed`` and the ``trees`` variant holding that seed), and the same run's network alone
+    minus that tree seed (mean ± sd over runs; wins / ties), for accuracy and macro AUC."""
+    if "tree_seed" not in table:
+        return []
+    lines, shown = [], set()
+    for variant, group in table[table["tree_seed"].notna()].groupby("variant", sort=False):
+        trees = table[table["variant"] == group["trees"].iloc[0]].set_index("run")
+        seeds = [f"seed{int(s)}" for s in group["tree_seed"]]
+        network = variant.split("+")[0]
+        scorers = [(variant, group.set_index("run"))]
+        if network not in shown:
+            shown.add(network)
+            scorers.append((f"{network} (network alone)", table[table["variant"] == network].set_index("run")))
+        for scorer, rows in scorers:
+            rows = rows.loc[group["run"]]
+            cells = []
+            for column in ("accuracy", "macro_auc"):
+                diff = rows[column].to_numpy(float) - trees.loc[seeds, column].to_numpy(float)
+                cells += [fmt(diff, signed=True), f"{int((diff > 0).sum())} / {int((diff == 0).sum())}"]
+            lines.append(f"| {scorer} | {len(group)} | " + " | ".join(cells) + " |")
+    if not lines:
+        return []
+    return [
+        "",
+        "Paired differences: each run, blended and as the network alone, minus the tree seed it was "
+        "blended with (run k: tree seed k mod the number of tree seeds; mean ± sd over runs; wins = runs "
+        "above their trees, ties = equal):",
+        "",
+        "| scorer | runs | accuracy | wins / ties | macro AUC | wins / ties |",
+        "|---|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def fmt(values, signed: bool = False) -> str:
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
     if values.size == 0:
         return "-"
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if values.size > 1 else f"{values[0]:.3f}"
+    sign = "+" if signed else ""
+    return f"{values.mean():{sign}.3f} ± {values.std(ddof=1):.3f}" if values.size > 1 else f"{values[0]:{sign}.3f}"
 
 
 def main(argv=None) -> int:
@@ -246,6 +294,13 @@ def main(argv=None) -> int:
         metavar="N",
         help="the trees also read the spectrum minus its N-pixel running mean (0: flux grid only)",
     )
+    parser.add_argument(
+        "--tree-seeds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="fit the tree baseline with seeds 0..N-1; the k-th run is blended with seed k mod N",
+    )
     parser.add_argument("--data-root", default=os.environ.get("CCSNSCORE_DATA_ROOT", "../shared/data/ccsn-public"))
     parser.add_argument("--cache-dir", default=".cache/ccsnscore")
     args = parser.parse_args(argv)
@@ -258,7 +313,7 @@ def main(argv=None) -> int:
         else sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
     )
     rows = []
-    tree_done = set()
+    tree_labels = {}  # preprocessing -> the variant label of its tree-baseline rows
     tree = f"tree+cont{args.tree_continuum}" if args.tree_continuum else "tree"
     for name in names:
         runs = []
@@ -281,12 +336,19 @@ def main(argv=None) -> int:
             run_classes = classes
             preprocessing = json.dumps(model_set.preprocessing.to_dict(), sort_keys=True)
             trees_metrics, trees = tree_metrics(
-                run_dir, layer, case, args.data_root, args.cache_dir, root, continuum_window=args.tree_continuum
+                run_dir,
+                layer,
+                case,
+                args.data_root,
+                args.cache_dir,
+                root,
+                seeds=tuple(range(args.tree_seeds)),
+                continuum_window=args.tree_continuum,
             )
-            if preprocessing not in tree_done:
-                tree_done.add(preprocessing)
+            if preprocessing not in tree_labels:
+                tree_labels[preprocessing] = f"{tree}[{name}]"
                 for t in trees_metrics:
-                    rows.append({"variant": f"{tree}[{name}]", "run": f"seed{t['seed']}", **t})
+                    rows.append({"variant": tree_labels[preprocessing], "run": f"seed{t['seed']}", **t})
         suffix = f"_{args.mc_scope}" if args.mc_scope else ""
         label = f"{name}[MC {args.mc_scope}]" if args.mc_scope else name
         if len(runs) >= 2:
@@ -305,7 +367,16 @@ def main(argv=None) -> int:
                     weight = held_out_weights([val], run_classes)
                 blended = blend_metrics([run_dir], trees, seed, run_classes, weight, suffix)
                 extra = {f"tree_weight_{c}": w for c, w in weight.items()} if auto else {}
-                rows.append({"variant": f"{label}+{tag}", "run": run_dir.name, **blended, **extra})
+                rows.append(
+                    {
+                        "variant": f"{label}+{tag}",
+                        "run": run_dir.name,
+                        "tree_seed": seed,
+                        "trees": tree_labels[preprocessing],
+                        **blended,
+                        **extra,
+                    }
+                )
             if len(runs) >= 2:
                 if auto:
                     val = [
@@ -339,6 +410,7 @@ def main(argv=None) -> int:
         lines.append(
             f"| {variant} | {len(group)} | " + " | ".join(fmt(group[c]) if c in group else "-" for c in SHOWN) + " |"
         )
+    lines += paired_differences(table)
     lines += ["", "Variants:", ""] + [f"- `{k}`: {variants_doc.get(k, '')}" for k in names]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
