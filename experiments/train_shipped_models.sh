@@ -45,12 +45,12 @@ queue_b() {
 queue_a & queue_b & wait
 
 # every network blended with gradient-boosted trees fitted on the same non-test rows (equal weights;
-# experiments/ablations/README.md), stored in the classifier files. The trees of the rest-frame gate,
-# layer 1 (rest and observed frame) and layer 2b read the flux minus its 31-pixel running mean (better
-# trees than 15 pixels on the held-out SEDM spectra: experiments/ablations/tree_windows*.md); layer 2a
-# (level there) and the observed-frame gate (not probed) keep 15 pixels
+# experiments/ablations/README.md), stored in the classifier files. The trees of the gates, layer 1 and
+# layer 2b (rest and observed frame) read the flux minus its 31-pixel running mean (better trees than
+# 15 pixels on the held-out SEDM spectra: experiments/ablations/tree_windows*.md); layer 2a (level
+# there) keeps 15 pixels
 window() {
-  case $1 in rest/layer2a_* | observed/layer0_*) echo 15 ;; *) echo 31 ;; esac
+  case $1 in rest/layer2a_*) echo 15 ;; *) echo 31 ;; esac
 }
 for run in rest/layer0_S rest/layer1_S rest/layer2a_S rest/layer2b_S rest/layer1_SL rest/layer1_SD rest/layer1_SLD \
     observed/layer0_S observed/layer1_S; do
