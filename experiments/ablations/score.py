@@ -244,7 +244,8 @@ def paired_differences(table: pd.DataFrame) -> list[str]:
             cells = []
             for column in ("accuracy", "macro_auc"):
                 diff = rows[column].to_numpy(float) - trees.loc[seeds, column].to_numpy(float)
-                cells += [fmt(diff, signed=True), f"{int((diff > 0).sum())} / {int((diff == 0).sum())}"]
+                wins, ties = int((diff > 1e-9).sum()), int((np.abs(diff) <= 1e-9).sum())
+                cells += [fmt(diff, signed=True), f"{wins} / {ties}"]
             lines.append(f"| {scorer} | {len(group)} | " + " | ".join(cells) + " |")
     if not lines:
         return []
